@@ -1,0 +1,111 @@
+/**
+ * Filter Response Normalization and the Thresholded Linear Unit (Singh & Krishnan, CVPR 2020), with the
+ * activation variants of the paper's Table 5 ablation. METHODS.md §1.
+ * @module
+ */
+import { tf } from '../engine.js';
+import { assertChannelParam, assertPositive, assertRank, assertScalarParam, backendSafeEpsilon } from './validate.js';
+
+/** Options of {@link filterResponseNorm}. */
+export interface FilterResponseNormOptions {
+  /** Per-channel scale `[C]`; omitted = 1 (the paper's initial value). */
+  gamma?: tf.Tensor1D;
+  /** Per-channel shift `[C]`; omitted = 0. */
+  beta?: tf.Tensor1D;
+  /** Fixed epsilon added to `nu2`; default `1e-6` (paper). Must be > 0. */
+  eps?: number;
+  /**
+   * Learned epsilon `eps_l` (a scalar tensor; the paper initialises it to 1e-4). The effective epsilon is
+   * `eps + |eps_l|`. Needed for dense layers and 1x1 maps (N = 1), where FRN otherwise degenerates to sign(x).
+   */
+  learnedEps?: tf.Tensor;
+}
+
+/** Default epsilon of FRN (paper, §3). */
+export const FRN_DEFAULT_EPSILON = 1e-6;
+/** Initial value of the learned epsilon `eps_l` (paper, §3.1). */
+export const FRN_LEARNED_EPSILON_INIT = 1e-4;
+
+/**
+ * Filter Response Normalization, eqs. (1)–(2):
+ * `nu2[b,c] = mean_{h,w} x[b,h,w,c]^2`, `y = gamma * x * rsqrt(nu2 + eps + |eps_l|) + beta`.
+ *
+ * @param x `[B,H,W,C]` (statistics over H,W per sample and channel) or `[B,C]` (N = 1: use `learnedEps`).
+ * @returns a tensor shaped like `x`. Differentiable in `x`, `gamma`, `beta` and `learnedEps`.
+ */
+export function filterResponseNorm(x: tf.Tensor, options: FilterResponseNormOptions = {}): tf.Tensor {
+  const op = 'filterResponseNorm';
+  return tf.tidy(() => {
+    const { scaled } = secondMomentScale(op, x, [1, 2], options.eps ?? FRN_DEFAULT_EPSILON, options.learnedEps);
+    return channelAffine(op, scaled, options.gamma, options.beta);
+  });
+}
+
+/**
+ * `x * rsqrt(mean(x^2 over axes) + eps + |learnedEps|)`, the normalising core shared by FRN and its
+ * GFRN/LFRN ablations. `axes` are those of a rank-4 input; a rank-2 input normalises each element alone.
+ * @internal
+ */
+export function secondMomentScale(op: string, x: tf.Tensor, axes: number[], eps: number, learnedEps?: tf.Tensor): { scaled: tf.Tensor } {
+  assertRank(op, 'x', x, [2, 4]);
+  assertPositive(op, 'eps', eps);
+  assertScalarParam(op, 'learnedEps', learnedEps);
+  const nu2 = x.rank === 4 ? tf.mean(tf.square(x), axes, true) : tf.square(x);
+  let epsilon: tf.Tensor = tf.scalar(backendSafeEpsilon(eps));
+  if (learnedEps !== undefined) epsilon = tf.add(epsilon, tf.abs(tf.reshape(learnedEps, [])));
+  return { scaled: tf.mul(x, tf.rsqrt(tf.add(nu2, epsilon))) };
+}
+
+/** `gamma * x + beta` with per-channel (last axis) parameters, each optional. @internal */
+export function channelAffine(op: string, x: tf.Tensor, gamma?: tf.Tensor, beta?: tf.Tensor): tf.Tensor {
+  const channels = x.shape[x.rank - 1];
+  assertChannelParam(op, 'gamma', gamma, channels);
+  assertChannelParam(op, 'beta', beta, channels);
+  let y = x;
+  if (gamma !== undefined) y = tf.mul(y, gamma);
+  if (beta !== undefined) y = tf.add(y, beta);
+  return y;
+}
+
+/**
+ * Thresholded Linear Unit, eq. (3): `z = max(y, tau)` with a per-channel threshold `tau` `[C]` (init 0).
+ *
+ * Written as `relu(y - tau) + tau`, which equals `max(y, tau)` and whose gradient for a broadcast `tau`
+ * reduces correctly (TF.js' `maximum` gradient does not). At `y = tau` the gradient goes to `tau`.
+ */
+export function tlu(x: tf.Tensor, tau: tf.Tensor): tf.Tensor {
+  const op = 'tlu';
+  assertRank(op, 'x', x, [2, 4]);
+  assertChannelParam(op, 'tau', tau, x.shape[x.rank - 1]);
+  return tf.tidy(() => tf.add(tf.relu(tf.sub(x, tau)), tau));
+}
+
+/**
+ * Parametric ReLU of the paper's Table 5 ablation: `max(x, k * x)` with per-channel `k` `[C]`
+ * (`k < 1`, e.g. init 0.25 as in PReLU).
+ */
+export function prelu(x: tf.Tensor, k: tf.Tensor): tf.Tensor {
+  const op = 'prelu';
+  assertRank(op, 'x', x, [2, 4]);
+  assertChannelParam(op, 'k', k, x.shape[x.rank - 1]);
+  // max(x, kx) = relu(x - kx) + kx: no broadcast maximum gradient needed.
+  return tf.tidy(() => {
+    const kx = tf.mul(x, k);
+    return tf.add(tf.relu(tf.sub(x, kx)), kx);
+  });
+}
+
+/**
+ * Affine TLU of the paper's Table 5 ablation: `max(x, k * x + tau)` with per-channel `k` and `tau` `[C]`.
+ */
+export function affineTlu(x: tf.Tensor, k: tf.Tensor, tau: tf.Tensor): tf.Tensor {
+  const op = 'affineTlu';
+  assertRank(op, 'x', x, [2, 4]);
+  const channels = x.shape[x.rank - 1];
+  assertChannelParam(op, 'k', k, channels);
+  assertChannelParam(op, 'tau', tau, channels);
+  return tf.tidy(() => {
+    const floor = tf.add(tf.mul(x, k), tau);
+    return tf.add(tf.relu(tf.sub(x, floor)), floor);
+  });
+}

@@ -1,0 +1,126 @@
+/**
+ * Test utilities: float64 reference arrays, seeded random data, norm-relative comparison,
+ * central finite differences in float64, and a tensor-leak guard.
+ */
+import assert from 'node:assert/strict';
+import { tf } from '../src/engine.js';
+
+/** Use the reference `cpu` backend (call in a `before` hook). */
+export async function useCpu(): Promise<void> {
+  await tf.setBackend('cpu');
+  await tf.ready();
+}
+
+/** A float64 array with its NHWC shape, used by the naive reference loops in tests. */
+export interface Arr { data: Float64Array; shape: number[] }
+
+/** Mulberry32: a small seeded generator. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Seeded standard normals times `scale` plus `shift`, shaped `shape`. */
+export function randn(shape: number[], seed: number, scale = 1, shift = 0): Arr {
+  const r = rng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = Math.max(r(), 1e-12), v = r();
+    data[i] = shift + scale * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+  return { data, shape };
+}
+
+/** float32 tensor from a float64 array. */
+export function tensor(a: Arr): tf.Tensor {
+  return tf.tensor(Float32Array.from(a.data), a.shape);
+}
+
+/** float64 copy of a tensor's values (rounded float32, as the op computed them). */
+export function values(t: tf.Tensor): Float64Array {
+  return Float64Array.from(t.dataSync());
+}
+
+/** `max|a - b| / max|b|` (norm-relative error; robust near zeros). */
+export function relError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  assert.equal(actual.length, expected.length, 'length mismatch');
+  let num = 0, den = 0;
+  for (let i = 0; i < actual.length; i++) {
+    num = Math.max(num, Math.abs(actual[i] - expected[i]));
+    den = Math.max(den, Math.abs(expected[i]));
+  }
+  return den === 0 ? num : num / den;
+}
+
+/** Asserts `relError(actual, expected) <= tol`, and that `actual` is finite. */
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-4, label = ''): void {
+  for (let i = 0; i < actual.length; i++) assert.ok(Number.isFinite(actual[i]), `${label}: non-finite value at ${i}`);
+  const e = relError(actual, expected);
+  assert.ok(e <= tol, `${label}: relative error ${e.toExponential(3)} > ${tol}`);
+}
+
+/**
+ * Gradient of `sum(f(inputs) * dy)` with respect to each input by central differences in float64.
+ * `f` is the test's own float64 reference. The step is relative to each input's scale.
+ */
+export function finiteDifferenceGrads(f: (inputs: Float64Array[]) => Float64Array, inputs: Float64Array[], dy: Float64Array, relStep = 1e-6): Float64Array[] {
+  const objective = (xs: Float64Array[]): number => {
+    const y = f(xs);
+    let s = 0;
+    for (let i = 0; i < y.length; i++) s += y[i] * dy[i];
+    return s;
+  };
+  return inputs.map((input, k) => {
+    let scale = 0;
+    for (const v of input) scale = Math.max(scale, Math.abs(v));
+    const h = relStep * Math.max(scale, 1e-3);
+    const g = new Float64Array(input.length);
+    for (let i = 0; i < input.length; i++) {
+      const plus = inputs.map((a) => a.slice());
+      const minus = inputs.map((a) => a.slice());
+      plus[k][i] += h;
+      minus[k][i] -= h;
+      g[i] = (objective(plus) - objective(minus)) / (2 * h);
+    }
+    return g;
+  });
+}
+
+/**
+ * Gradients of `sum(op(...inputs) * dy)` by TF.js autodiff, as float64 arrays, disposing everything.
+ */
+export function autodiffGrads(op: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[], dy: tf.Tensor): Float64Array[] {
+  const grads = tf.grads((...xs: tf.Tensor[]) => tf.sum(tf.mul(op(...xs), dy)))(inputs);
+  const out = grads.map(values);
+  tf.dispose(grads);
+  return out;
+}
+
+/** Runs `fn` and asserts it leaves no new tensor behind. */
+export function assertNoLeak(fn: () => void, label = ''): void {
+  const before = tf.memory().numTensors;
+  fn();
+  const after = tf.memory().numTensors;
+  assert.equal(after, before, `${label}: leaked ${after - before} tensor(s)`);
+}
+
+/** Async form of {@link assertNoLeak}. */
+export async function assertNoLeakAsync(fn: () => Promise<void>, label = ''): Promise<void> {
+  const before = tf.memory().numTensors;
+  await fn();
+  const after = tf.memory().numTensors;
+  assert.equal(after, before, `${label}: leaked ${after - before} tensor(s)`);
+}
+
+/** Index of element (b,h,w,c) in an NHWC array of shape [B,H,W,C]. */
+export function nhwc(shape: number[], b: number, h: number, w: number, c: number): number {
+  const [, H, W, C] = shape;
+  return ((b * H + h) * W + w) * C + c;
+}
