@@ -105,6 +105,18 @@ export function channelLinearity(z: tf.Tensor, phiZ: tf.Tensor): number {
 /** Mean and an interval over realisations, per layer. */
 export interface SeriesSummary { mean: number[]; low: number[]; high: number[] }
 
+/** A power plot: per layer (index 0 = layer 1), each term's share of the power and the linearity, with intervals. */
+export interface PowerPlot {
+  /** The normalization (a name of `RANDOM_NET_NORMS`, or a label for trained nets). */
+  norm: string;
+  depth: number;
+  /** Shares of terms (1)–(4) of eq. 5 by depth: mean and 95% interval over realisations. */
+  shares: [SeriesSummary, SeriesSummary, SeriesSummary, SeriesSummary];
+  /** Channel-wise linearity of the activation by depth (see `channelLinearity`). */
+  linearity: SeriesSummary;
+  realisations: number;
+}
+
 /** Options of {@link summarize}: the interval is the mean ± `z` standard errors. */
 export function summarize(samples: number[][], z = 1.96): SeriesSummary {
   if (samples.length === 0) throw argumentError('summarize', 'samples', 0, 'at least one realisation');
