@@ -40,7 +40,7 @@ describe('fileSystem IO handler (Node)', () => {
     assert.ok(json.trainingConfig, 'training config kept');
     const bytes = (await readFile(join(target, 'weights.bin'))).byteLength;
     // The model's weights, then Adam's state (iterations + two moments per trainable weight).
-    assert.equal(bytes, 4 * (model.countParams() + 1 + 2 * model.trainableWeights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0)));
+    assert.equal(bytes, 4 * (model.countParams() + 1 + 2 * model.trainableWeights.reduce((n, w) => n + w.read().size, 0)));
     assert.equal(result.modelArtifactsInfo.weightDataBytes, bytes);
     const loaded = await tfl.loadLayersModel(fileSystem(target));
     assert.ok(loaded.optimizer, 'optimizer restored from the training config');
