@@ -1,0 +1,178 @@
+/**
+ * Per-sample normalizations over channel groups: Group Normalization (Wu & He 2018), the normalization papers'
+ * Layer Normalization (one group) and Instance Normalization (one channel per group), and the FRN paper's
+ * GFRN / LFRN ablations (Table 3: the same groups, no mean subtraction, uncentered second moment).
+ * METHODS.md §1 and §2. No statistic crosses samples: all of these are batch independent.
+ *
+ * The grouping is a `[B, H·W, G, C/G]` view of the NHWC input (rank 4, so no rank-5 gradient is needed;
+ * TFJS.md), with statistics over axes 1 and 3 and per-channel parameters broadcast as `[G, C/G]`.
+ * @module
+ */
+import { tf } from '../engine.js';
+import { centeredMoments } from './batch_norm.js';
+import { channelAffine, FRN_DEFAULT_EPSILON, secondMomentScale } from './filter_response_norm.js';
+import { argumentError, assertChannelParam, assertGroups, assertInteger, assertPositive, assertRank, backendSafeEpsilon } from './validate.js';
+
+/** Default epsilon of GroupNorm / LayerNorm / InstanceNorm (Wu & He 2018; PyTorch). */
+export const GN_DEFAULT_EPSILON = 1e-5;
+/** Preferred number of groups of GroupNorm (Wu & He 2018). */
+export const GN_DEFAULT_GROUPS = 32;
+
+/**
+ * The default group count for `channels`: the largest divisor of `channels` that is ≤ `preferred` (default 32,
+ * the GroupNorm paper's G). E.g. 64 → 32, 48 → 24, 16 → 16 (one channel per group, i.e. InstanceNorm),
+ * 100 → 25, 3 → 3. The ops below use it when `groups` is omitted.
+ */
+export function defaultGroups(channels: number, preferred = GN_DEFAULT_GROUPS): number {
+  const op = 'defaultGroups';
+  assertInteger(op, 'channels', channels);
+  assertInteger(op, 'preferred', preferred);
+  for (let g = Math.min(preferred, channels); g > 1; g--) if (channels % g === 0) return g;
+  return 1;
+}
+
+/** Options of {@link groupNorm}. */
+export interface GroupNormOptions {
+  /** Number of groups G; must divide C. Default: {@link defaultGroups}`(C)` (32, or fewer when C is small). */
+  groups?: number;
+  /** Per-channel scale `[C]`; omitted = 1. */
+  gamma?: tf.Tensor;
+  /** Per-channel shift `[C]`; omitted = 0. */
+  beta?: tf.Tensor;
+  /** Epsilon added to the variance inside the square root; default `1e-5`. Must be > 0. */
+  eps?: number;
+}
+
+/** Options of {@link layerNorm} and {@link instanceNorm}. */
+export type LayerNormOptions = Omit<GroupNormOptions, 'groups'>;
+
+/** A checked `[B, H·W, G, C/G]` view of `x`. @internal */
+export interface GroupView {
+  view: tf.Tensor;
+  groups: number;
+  /** `[G, C/G]`: the shape per-channel parameters take to broadcast against the view. */
+  paramShape: [number, number];
+}
+
+/**
+ * Checks `x` (rank 2 or 4) and `groups` and reshapes `x` to `[B, H·W, G, C/G]` (`[B, 1, G, C/G]` for dense
+ * input). With `requireSpread`, a group holding a single value per sample (`H·W·C/G = 1`, whose variance is
+ * identically 0) is an error that names `blame`. @internal
+ */
+export function groupView(op: string, x: tf.Tensor, groups: number | undefined, blame: string, requireSpread: boolean): GroupView {
+  assertRank(op, 'x', x, [2, 4]);
+  const channels = x.shape[x.rank - 1];
+  const g = groups ?? defaultGroups(channels);
+  assertGroups(op, 'groups', g, channels);
+  const spatial = x.rank === 4 ? (x.shape as number[])[1] * (x.shape as number[])[2] : 1;
+  const perGroup = channels / g;
+  if (requireSpread && spatial * perGroup < 2) {
+    const given = blame === 'groups' ? g : `shape [${x.shape.join(',')}]`;
+    throw argumentError(op, blame, given,
+      `groups with at least 2 values per sample (H·W·C/G = ${spatial}·${perGroup} = 1 here: the variance is 0 and ` +
+      'the output would be the constant beta); use fewer groups or a larger map');
+  }
+  return { view: tf.reshape(x, [x.shape[0], spatial, g, perGroup]), groups: g, paramShape: [g, perGroup] };
+}
+
+/** Centred group standardisation plus per-channel affine, shared by GN, LN and IN. */
+function groupStandardize(op: string, x: tf.Tensor, groups: number | undefined, blame: string, options: GroupNormOptions): tf.Tensor {
+  const eps = options.eps ?? GN_DEFAULT_EPSILON;
+  assertRank(op, 'x', x, [2, 4]);
+  assertPositive(op, 'eps', eps);
+  const channels = x.shape[x.rank - 1];
+  assertChannelParam(op, 'gamma', options.gamma, channels);
+  assertChannelParam(op, 'beta', options.beta, channels);
+  return tf.tidy(() => {
+    const { view, paramShape } = groupView(op, x, groups, blame, true);
+    const { centered, variance } = centeredMoments(view, [1, 3]);
+    let scale = tf.rsqrt(tf.add(variance, tf.scalar(backendSafeEpsilon(eps)))); // [B,1,G,1]
+    if (options.gamma !== undefined) scale = tf.mul(scale, tf.reshape(options.gamma, paramShape));
+    let y = tf.mul(centered, scale);
+    if (options.beta !== undefined) y = tf.add(y, tf.reshape(options.beta, paramShape));
+    return tf.reshape(y, x.shape);
+  });
+}
+
+/**
+ * Group Normalization (Wu & He 2018, eqs. 1–3 with the group set of §3.1): per sample `b` and group `g`,
+ * `mu = mean_{h,w,c in g} x`, `var = mean_{h,w,c in g} (x - mu)^2` (biased, two-pass),
+ * `y = gamma[c] * (x - mu) / sqrt(var + eps) + beta[c]`.
+ *
+ * @param x `[B,H,W,C]` or `[B,C]` (statistics over the C/G channels of a group). `groups` must divide C, and a
+ *   group must hold at least two values per sample.
+ * @returns a tensor shaped like `x`. Differentiable in `x`, `gamma`, `beta`. Batch independent.
+ */
+export function groupNorm(x: tf.Tensor, options: GroupNormOptions = {}): tf.Tensor {
+  return groupStandardize('groupNorm', x, options.groups, 'groups', options);
+}
+
+/**
+ * Layer Normalization as the normalization papers use it: GroupNorm with one group, statistics over (H, W, C)
+ * per sample, per-channel affine `[C]`. (Not TF.js' `layerNormalization`, which normalises the last axis only.)
+ * `y = gamma[c] * (x - mean_{h,w,c} x) / sqrt(var_{h,w,c} x + eps) + beta[c]`.
+ *
+ * @param x `[B,H,W,C]` or `[B,C]` with at least two values per sample.
+ */
+export function layerNorm(x: tf.Tensor, options: LayerNormOptions = {}): tf.Tensor {
+  return groupStandardize('layerNorm', x, 1, 'x', options);
+}
+
+/**
+ * Instance Normalization (Ulyanov et al. 2016): GroupNorm with one channel per group (G = C), statistics over
+ * (H, W) per sample and channel. `y = gamma[c] * (x - mean_{h,w} x) / sqrt(var_{h,w} x + eps) + beta[c]`.
+ *
+ * @param x `[B,H,W,C]` with `H·W ≥ 2` (a dense or 1x1 input has a single value per instance: an error).
+ */
+export function instanceNorm(x: tf.Tensor, options: LayerNormOptions = {}): tf.Tensor {
+  assertRank('instanceNorm', 'x', x, [2, 4]);
+  return groupStandardize('instanceNorm', x, x.shape[x.rank - 1], 'x', options);
+}
+
+/** Options of {@link groupResponseNorm}. */
+export interface GroupResponseNormOptions {
+  /** Number of groups G; must divide C. Default: {@link defaultGroups}`(C)`. */
+  groups?: number;
+  /** Per-channel scale `[C]`; omitted = 1. */
+  gamma?: tf.Tensor;
+  /** Per-channel shift `[C]`; omitted = 0. */
+  beta?: tf.Tensor;
+  /** Fixed epsilon added to the second moment; default `1e-6` (as FRN). Must be > 0. */
+  eps?: number;
+  /** Learned epsilon (scalar tensor), effective epsilon `eps + |learnedEps|`, as in FRN. */
+  learnedEps?: tf.Tensor;
+}
+
+/** Options of {@link layerResponseNorm}. */
+export type LayerResponseNormOptions = Omit<GroupResponseNormOptions, 'groups'>;
+
+/**
+ * GFRN, the FRN paper's Table 3 ablation: GroupNorm without the mean subtraction, dividing by the uncentered
+ * second moment of the group (FRN's eq. 1 over the group's axes):
+ * `nu2[b,g] = mean_{h,w,c in g} x^2`, `y = gamma[c] * x / sqrt(nu2 + eps + |learnedEps|) + beta[c]`.
+ *
+ * @param x `[B,H,W,C]` or `[B,C]`; `groups` must divide C. Batch independent.
+ */
+export function groupResponseNorm(x: tf.Tensor, options: GroupResponseNormOptions = {}): tf.Tensor {
+  return responseNorm('groupResponseNorm', x, options.groups, options);
+}
+
+/**
+ * LFRN, the FRN paper's Table 3 ablation: {@link groupResponseNorm} with one group,
+ * `nu2[b] = mean_{h,w,c} x^2`, `y = gamma[c] * x / sqrt(nu2 + eps + |learnedEps|) + beta[c]`.
+ */
+export function layerResponseNorm(x: tf.Tensor, options: LayerResponseNormOptions = {}): tf.Tensor {
+  return responseNorm('layerResponseNorm', x, 1, options);
+}
+
+function responseNorm(op: string, x: tf.Tensor, groups: number | undefined, options: LayerResponseNormOptions): tf.Tensor {
+  assertRank(op, 'x', x, [2, 4]);
+  const channels = x.shape[x.rank - 1];
+  assertChannelParam(op, 'gamma', options.gamma, channels);
+  assertChannelParam(op, 'beta', options.beta, channels);
+  return tf.tidy(() => {
+    const { view } = groupView(op, x, groups, 'groups', false);
+    const { scaled } = secondMomentScale(op, view, [1, 3], options.eps ?? FRN_DEFAULT_EPSILON, options.learnedEps);
+    return channelAffine(op, tf.reshape(scaled, x.shape), options.gamma, options.beta);
+  });
+}
