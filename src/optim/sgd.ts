@@ -47,7 +47,7 @@ export interface SGDOptions {
   momentum?: number;
   /** Nesterov momentum; default `false`. (NFNets use Nesterov; the FRN and PN papers plain momentum.) */
   nesterov?: boolean;
-  /** Weight decay coefficient `wd` ≥ 0; default `0`. The papers: 1e-4 (FRN, ResNet-50), 5e-5 (NF-ResNets), 2e-5 (NFNets). */
+  /** Weight decay coefficient `wd` ≥ 0; default `0`. Reference configs: 1e-4 (ResNet-50 on ImageNet, TF TPU ResNet and DeepMind), 2e-5 (NFNets, DeepMind). */
   weightDecay?: number;
   /**
    * - `'l2'` (default; what the FRN, PN and NF papers' code does): `g <- g + wd * w` before momentum, the

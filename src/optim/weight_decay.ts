@@ -8,7 +8,7 @@
  * - Proxy Normalization (Labatie et al. 2021), Graphcore's code: decay on every trainable variable (the
  *   proxy parameters `betaTilde`, `gammaTilde` included: decay pulls the proxy back to N(0,1)).
  * - NF-ResNets / NFNets (Brock et al. 2021), DeepMind's code: no decay on gains and biases (names `gain*`,
- *   `*bias*`, `b`, norm `scale`/`offset`), decay 2e-5 (NFNets) or 5e-5 (NF-ResNets) elsewhere.
+ *   `*bias*`, `b`, norm `scale`/`offset`), decay elsewhere (2e-5 in the NFNet config).
  * @module
  */
 import { assertOneOf } from '../ops/validate.js';
