@@ -112,3 +112,9 @@ export function read1d(v: LayerVariable): tf.Tensor1D {
 export function constantInit(value: number): Initializer {
   return tfl.initializers.constant({ value });
 }
+
+/** The name a layer uses in error messages: its class name without the `batchfree>` prefix. */
+export function opName(layer: { getClassName(): string }): string {
+  const name = layer.getClassName();
+  return name.startsWith(CLASS_PREFIX) ? name.slice(CLASS_PREFIX.length) : name;
+}

@@ -38,7 +38,7 @@ export class FilterResponseNormalization extends tfl.layers.Layer {
 
   constructor(args: FilterResponseNormalizationArgs = {}) {
     super(withDefaultName(args, 'filter_response_normalization'));
-    const op = FilterResponseNormalization.className;
+    const op = 'FilterResponseNormalization';
     this.epsilon = opt(args.epsilon, FRN_DEFAULT_EPSILON);
     assertPositive(op, 'epsilon', this.epsilon);
     this.learnedEpsilon = opt(args.learnedEpsilon, 'auto');
@@ -54,7 +54,7 @@ export class FilterResponseNormalization extends tfl.layers.Layer {
   }
 
   override build(inputShape: Shape | Shape[]): void {
-    const c = channelsOf(FilterResponseNormalization.className, inputShape);
+    const c = channelsOf('FilterResponseNormalization', inputShape);
     this.gamma = this.addWeight('gamma', [c], 'float32', tfl.initializers.ones());
     this.beta = this.addWeight('beta', [c], 'float32', tfl.initializers.zeros());
     if (FilterResponseNormalization.learnsEpsilon(this.learnedEpsilon, oneShape(inputShape))) {
@@ -110,7 +110,7 @@ export class TLU extends tfl.layers.Layer {
 
   constructor(args: TLUArgs = {}) {
     super(withDefaultName(args, 'tlu'));
-    const op = TLU.className;
+    const op = 'TLU';
     const variant = opt<string>(args.variant, 'tlu');
     assertOneOf(op, 'variant', variant, TLU_VARIANTS);
     this.variant = variant;
@@ -119,7 +119,7 @@ export class TLU extends tfl.layers.Layer {
   }
 
   override build(inputShape: Shape | Shape[]): void {
-    const c = channelsOf(TLU.className, inputShape);
+    const c = channelsOf('TLU', inputShape);
     if (this.variant !== 'prelu') this.tau = this.addWeight('tau', [c], 'float32', tfl.initializers.zeros());
     if (this.variant !== 'tlu') this.k = this.addWeight('k', [c], 'float32', constantInit(this.slopeInit));
     this.built = true;
