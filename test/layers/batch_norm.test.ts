@@ -147,7 +147,7 @@ describe('BatchRenormalization layer', () => {
     const brn = new BatchRenormalization({ warmupSteps: 10, holdSteps: 3 });
     const model = modelOf([4], [brn]);
     const x = tensor(randn([4, 4], 12));
-    for (let i = 0; i < 5; i++) tf.dispose(brn.apply(x, { training: true }));
+    for (let i = 0; i < 5; i++) tf.dispose(brn.apply(x, { training: true }) as tf.Tensor);
     const loaded = await assertRoundTrip(model, x, 'brn');
     const copy = loaded.layers[1] as BatchRenormalization;
     assert.equal(copy.steps, 5);
