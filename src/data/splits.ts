@@ -100,7 +100,10 @@ export function trainValidationSplit(ds: Dataset, options: SplitOptions): { trai
   let count: number;
   if (typeof validation === 'number' && validation > 0 && validation < 1) count = Math.round(validation * ds.count);
   else if (Number.isInteger(validation) && validation >= 1 && validation < ds.count) count = validation;
-  else throw argumentError(op, 'options.validation', validation, `a fraction in (0, 1) or a whole number in [1, ${ds.count - 1}]`);
+  else count = -1;
+  if (count < 1 || count >= ds.count) {
+    throw argumentError(op, 'options.validation', validation, `a fraction in (0, 1) or a whole number in [1, ${ds.count - 1}], leaving both parts non-empty (dataset of ${ds.count})`);
+  }
   const valIdx = sampleIndices(ds.labels, ds.numClasses, count, deriveSeed(seed, STREAM.split), stratified);
   const inVal = new Uint8Array(ds.count);
   for (const i of valIdx) inVal[i] = 1;
