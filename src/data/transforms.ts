@@ -121,6 +121,14 @@ export interface ImageLayout {
   invStd?: Float32Array;
 }
 
+const NEUTRAL: Record<0 | 1, Float32Array> = { 0: new Float32Array(4), 1: new Float32Array(4).fill(1) };
+
+/** A shared array of at least `n` zeros or ones (never written to). */
+function neutral(n: number, value: 0 | 1): Float32Array {
+  if (NEUTRAL[value].length < n) NEUTRAL[value] = new Float32Array(n).fill(value);
+  return NEUTRAL[value];
+}
+
 /**
  * Writes one transformed image: `dst[h, w, c] = (src[h + dy, w' + dx, c] - mean[c]) * invStd[c]` with
  * `w' = flip ? W-1-w : w`, and 0 where the source position is outside the image (zero padding, applied
@@ -131,8 +139,8 @@ export interface ImageLayout {
 export function transformImage(src: Float32Array, srcOffset: number, dst: Float32Array, dstOffset: number, layout: ImageLayout, t: ImageTransform): void {
   const { height: H, width: W, channels: C } = layout;
   const plain = layout.mean === undefined && layout.invStd === undefined;
-  const mean = layout.mean ?? new Float32Array(C);
-  const inv = layout.invStd ?? new Float32Array(C).fill(1);
+  const mean = layout.mean ?? neutral(C, 0);
+  const inv = layout.invStd ?? neutral(C, 1);
   const row = W * C;
   const { dy, dx, flip } = t;
   // Output columns whose source column lies inside the image: w + dx in [0, W), or W-1-w + dx in [0, W) when flipped.
