@@ -97,6 +97,22 @@ describe('createNormActivation', () => {
     await assertRoundTrip(model, x, 'every norm');
   });
 
+  it('model.fit trains every name: one SGD step moves every trainable weight', async () => {
+    for (const name of NORM_NAMES) {
+      const input = tfl.input({ shape: [4, 4, 8] });
+      const body = applyLayers(createNormActivation(name, { groups: 4, groupSize: 2 }), input);
+      const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 1 }).apply(tfl.layers.flatten().apply(body)) as tfl.SymbolicTensor });
+      model.compile({ optimizer: tf.train.sgd(0.1), loss: 'meanSquaredError' });
+      const before = model.trainableWeights.map((w) => w.read().dataSync().slice());
+      const history = await model.fit(tensor(randn([4, 4, 4, 8], 4, 2)), tensor(randn([4, 1], 5)), { epochs: 1, batchSize: 4, verbose: 0 });
+      assert.ok(Number.isFinite(history.history.loss[0] as number), `${name}: loss`);
+      model.trainableWeights.forEach((w, i) => {
+        const after = w.read().dataSync();
+        assert.ok(after.some((v, j) => v !== before[i][j]), `${name}: ${w.originalName} did not move`);
+      });
+    }
+  });
+
   it('leaks no tensor when applied eagerly inside tf.tidy', () => {
     const layers = createNormActivation('frn');
     const x = tf.randomNormal([2, 3, 3, 4]);
