@@ -55,7 +55,7 @@ function describe(kind: DivergenceKind, loss: number, layer?: string, variable?:
       if (variable !== undefined) return `the loss is ${loss}; first non-finite gradient${where}`;
       if (layer !== undefined) return `the loss is ${loss} (gradients finite); first non-finite activations: the output of layer '${layer}'`;
       return `the loss is ${loss} (gradients and layer outputs finite)`;
-    case 'explosion': return `the loss ${loss} exceeds the divergence limit`;
+    case 'explosion': return `the loss ${loss} exceeds the divergence limit`;  // detail: the limit
   }
 }
 
@@ -167,7 +167,7 @@ export function trainStep(t: Trainable, batch: TrainBatch, options: TrainStepOpt
       throw new DivergenceError(step, 'loss', loss, layer, badGrad);
     }
     if (badGrad !== undefined) throw new DivergenceError(step, 'gradient', loss, layerNames().get(badGrad), badGrad);
-    if (lossLimit !== undefined && loss > lossLimit) throw new DivergenceError(step, 'explosion', loss, undefined, undefined, ` (${lossLimit.toPrecision(4)})`);
+    if (lossLimit !== undefined && loss > lossLimit) throw new DivergenceError(step, 'explosion', loss, undefined, undefined, ` ${lossLimit.toPrecision(4)} (gradients and weights still finite)`);
     t.optimizer.applyGradients(grads, t.params, lr);
     const badWeight = firstNonFiniteWeight(t.model);
     if (badWeight !== undefined) throw new DivergenceError(step, 'weight', loss, layerNames().get(badWeight), badWeight);
