@@ -1,0 +1,73 @@
+/**
+ * Low-level access to a backend's memory from inside a kernel: the few members of the `wasm` backend
+ * (`@tensorflow/tfjs-backend-wasm`'s `BackendWasm`) and of the `cpu` backend (`MathBackendCPU`) our kernels
+ * use, typed structurally so that batchfree needs neither package's types, and helpers to call another
+ * kernel of the same backend without the tape.
+ *
+ * Views into the wasm heap are invalidated whenever the heap grows (any allocation may grow it): always
+ * allocate every output and temporary first, then take the views.
+ * @module
+ */
+import { tf } from '../engine.js';
+
+/** What a kernel receives and returns. */
+export type TensorInfo = tf.TensorInfo;
+/** Data types of our kernels' tensors. */
+export type NumericDType = 'float32' | 'int32' | 'bool';
+
+/** The members of the `wasm` backend our kernels use. */
+export interface WasmBackendLike extends tf.KernelBackend {
+  /** Per-tensor record; `id` is the handle the C++ side knows, `memoryOffset` the byte offset in the heap. */
+  dataIdMap: { get(dataId: tf.DataId): { id: number; memoryOffset: number; shape: number[]; dtype: string } };
+  /** Allocates an output tensor on the heap (contents uninitialised unless `values` are given). */
+  makeOutput(shape: number[], dtype: NumericDType, memoryOffset?: number, values?: Float32Array | Int32Array | Uint8Array): TensorInfo;
+  /** A typed-array view of a tensor's bytes in the heap (invalidated by heap growth). */
+  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
+  disposeData(dataId: tf.DataId, force?: boolean): boolean;
+  /** Adds a reference to a buffer (for outputs sharing their input's buffer). */
+  incRef(dataId: tf.DataId): void;
+}
+
+/** The members of the `cpu` backend our kernels use. */
+export interface CpuBackendLike extends tf.KernelBackend {
+  /** Per-tensor record holding the values (a typed array once written). */
+  data: { get(dataId: tf.DataId): { values: unknown } };
+  /** Stores `values` as a new tensor and returns its info. */
+  makeTensorInfo(shape: number[], dtype: NumericDType, values?: Float32Array | Int32Array | Uint8Array): TensorInfo;
+  disposeIntermediateTensorInfo(t: TensorInfo): void;
+}
+
+/** Any backend's `kernelFunc` arguments. */
+export interface KernelArgs {
+  inputs: Record<string, TensorInfo>;
+  backend: tf.KernelBackend;
+  attrs?: Record<string, unknown>;
+}
+
+/** Calls kernel `name` of `backendName` directly (no tape, no engine bookkeeping). */
+export function callKernel(name: string, backendName: string, backend: tf.KernelBackend,
+  inputs: Record<string, TensorInfo>, attrs: Record<string, unknown> = {}): TensorInfo {
+  const config = tf.getKernel(name, backendName);
+  if (config === undefined) throw new Error(`batchfree kernels: kernel '${name}' is not registered for backend '${backendName}'`);
+  const out = config.kernelFunc({ inputs, backend, attrs } as unknown as Parameters<tf.KernelFunc>[0]);
+  return (Array.isArray(out) ? out[0] : out) as TensorInfo;
+}
+
+/** Float32 view of a wasm tensor (take it after the last allocation). */
+export function wasmF32(backend: WasmBackendLike, t: TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(t) as Float32Array;
+}
+
+/** Float32 values of a cpu tensor (converting lazily stored data if needed). */
+export function cpuF32(backend: CpuBackendLike, t: TensorInfo): Float32Array {
+  const v = backend.data.get(t.dataId).values;
+  if (v instanceof Float32Array) return v;
+  return Float32Array.from(backend.readSync(t.dataId) as ArrayLike<number>);
+}
+
+/** Element count of a shape. */
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}

@@ -1,0 +1,261 @@
+/**
+ * Gradients of `tf.conv2d` (kernels `Conv2DBackpropFilter` and `Conv2DBackpropInput`), NHWC.
+ *
+ * With the forward convolution `y[b,oh,ow,co] = sum_{kh,kw,ci} x[b, oh*sh - pt + kh, ow*sw - pl + kw, ci] *
+ * w[kh,kw,ci,co]` (TF.js' gradients support dilation 1 only):
+ * - weight gradient `dw[kh,kw,ci,co] = sum_{b,oh,ow} x[b, oh*sh - pt + kh, ow*sw - pl + kw, ci] * dy[b,oh,ow,co]`;
+ * - input gradient `dx[b,h,w,ci] = sum_{kh,kw,co: h = oh*sh - pt + kh, w = ...} dy[b,oh,ow,co] * w[kh,kw,ci,co]`.
+ *
+ * On `wasm` both are rewritten as forward convolutions so that they run on the backend's XNNPACK `Conv2D`
+ * (PEERS.md):
+ * - `dw` = conv of the transposed input `[Ci,H,W,B]` (B as channels) with the transposed output gradient
+ *   `[OH,OW,B,Co]` as filter, stride 1 and dilation = the forward stride, then `[Ci,KH,KW,Co] -> [KH,KW,Ci,Co]`;
+ * - `dx` = stride-1 conv of the output gradient padded by `KH - 1 - pt` (top) etc. with the kernel flipped in
+ *   (kh, kw) and its in/out channels swapped; for stride > 1, one such conv per phase of the input
+ *   (equivalent to zero-inserting `dy`, without the multiply-adds by the inserted zeros).
+ *
+ * On `cpu` they are direct loops over the backend's typed arrays whose innermost loop runs over contiguous
+ * channels (TF.js' own `cpu` weight gradient takes seconds per layer).
+ * @module
+ */
+import { tf } from '../engine.js';
+import { CpuBackendLike, KernelArgs, TensorInfo, WasmBackendLike, callKernel, cpuF32, wasmF32 } from './backend_access.js';
+
+/** Attributes TF.js passes to both gradient kernels. */
+interface ConvGradAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | number[][];
+  dataFormat?: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  filterShape?: [number, number, number, number];
+  inputShape?: [number, number, number, number];
+}
+
+/** Sizes of one NHWC convolution (dilation 1) and its padding. */
+export interface ConvGeometry {
+  batch: number; inH: number; inW: number; inC: number;
+  outH: number; outW: number; outC: number;
+  kH: number; kW: number; strideH: number; strideW: number;
+  padTop: number; padLeft: number;
+}
+
+/** Resolves TF.js' padding/stride attributes to explicit sizes (channels-last only). */
+export function convGeometry(kernel: string, xShape: number[], filterShape: number[], attrs: ConvGradAttrs): ConvGeometry {
+  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') {
+    throw new Error(`${kernel} (batchfree): argument 'dataFormat' is invalid: got '${attrs.dataFormat}', expected 'NHWC'`);
+  }
+  const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number],
+    filterShape as [number, number, number, number], attrs.strides, 1, attrs.pad as 'same', attrs.dimRoundingMode);
+  return {
+    batch: info.batchSize, inH: info.inHeight, inW: info.inWidth, inC: info.inChannels,
+    outH: info.outHeight, outW: info.outWidth, outC: info.outChannels,
+    kH: info.filterHeight, kW: info.filterWidth, strideH: info.strideHeight, strideW: info.strideWidth,
+    padTop: info.padInfo.top, padLeft: info.padInfo.left,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------- wasm
+
+/** `Conv2DBackpropFilter` on `wasm`: one XNNPACK convolution plus two transposes. */
+export function conv2DBackpropFilterWasm(args: KernelArgs): TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { x, dy } = args.inputs;
+  const attrs = args.attrs as unknown as ConvGradAttrs;
+  const g = convGeometry('Conv2DBackpropFilter', x.shape, attrs.filterShape as number[], attrs);
+  const call = (name: string, inputs: Record<string, TensorInfo>, a: Record<string, unknown>) => callKernel(name, 'wasm', backend, inputs, a);
+
+  // Rows/columns of the (top/left padded) input the forward pass reached; pad the bottom/right up to them.
+  const spanH = (g.kH - 1) + (g.outH - 1) * g.strideH + 1;
+  const spanW = (g.kW - 1) + (g.outW - 1) * g.strideW + 1;
+  const padBottom = Math.max(0, spanH - g.padTop - g.inH);
+  const padRight = Math.max(0, spanW - g.padLeft - g.inW);
+
+  const xT = call('Transpose', { x }, { perm: [3, 1, 2, 0] }); // [Ci, H, W, B]
+  const dyT = call('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }); // [OH, OW, B, Co]
+  const conv = call('Conv2D', { x: xT, filter: dyT }, {
+    strides: [1, 1], dilations: [g.strideH, g.strideW], dataFormat: 'NHWC',
+    pad: [[0, 0], [g.padTop, padBottom], [g.padLeft, padRight], [0, 0]],
+  }); // [Ci, >= KH, >= KW, Co]
+  backend.disposeData(xT.dataId);
+  backend.disposeData(dyT.dataId);
+
+  const out = backend.makeOutput([g.kH, g.kW, g.inC, g.outC], 'float32');
+  const src = wasmF32(backend, conv), dst = wasmF32(backend, out);
+  const [, cH, cW] = conv.shape;
+  const C = g.outC;
+  for (let kh = 0; kh < g.kH; kh++) {
+    for (let kw = 0; kw < g.kW; kw++) {
+      for (let ci = 0; ci < g.inC; ci++) {
+        const s = ((ci * cH + kh) * cW + kw) * C;
+        dst.set(src.subarray(s, s + C), ((kh * g.kW + kw) * g.inC + ci) * C);
+      }
+    }
+  }
+  backend.disposeData(conv.dataId);
+  return out;
+}
+
+/** One phase of the strided input gradient: the input rows/columns `h = u*s + r - pad` for a fixed residue `r`. */
+interface Phase {
+  /** Residue of `h + pad` modulo the stride: only kernel taps `k = r + j*s` reach these rows. */
+  r: number;
+  /** Number of taps `j` of this phase, `ceil((K - r) / s)` (0 when `r >= K`). */
+  taps: number;
+  /** First phase index `u` with `h >= 0`, and how many `u` have `h < size`. */
+  u0: number; count: number;
+  /** Zero padding before/after the output gradient for the phase's stride-1 "full" convolution. */
+  before: number; after: number;
+}
+
+function phase(r: number, k: number, s: number, pad: number, size: number, outSize: number): Phase {
+  const taps = r < k ? Math.ceil((k - r) / s) : 0;
+  const u0 = Math.ceil((pad - r) / s);
+  const count = Math.floor((size - 1 + pad - r) / s) - u0 + 1;
+  const before = Math.max(0, taps - 1 - u0);
+  const after = Math.max(0, u0 + count - outSize);
+  return { r, taps, u0, count, before, after };
+}
+
+/**
+ * `Conv2DBackpropInput` on `wasm`. Each of the `sh * sw` phases of the input (positions with the same
+ * residue modulo the stride) receives contributions from one sub-grid of kernel taps only, through a
+ * stride-1 convolution of `dy` with that sub-kernel flipped and transposed. This does the useful
+ * multiply-adds only, unlike the zero-inserted formulation (`sh * sw` times more). Stride 1 is one phase
+ * whose convolution output is `dx` itself.
+ */
+export function conv2DBackpropInputWasm(args: KernelArgs): TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { dy, filter } = args.inputs;
+  const attrs = args.attrs as unknown as ConvGradAttrs;
+  const g = convGeometry('Conv2DBackpropInput', attrs.inputShape as number[], filter.shape, attrs);
+  const { batch: B, inH: H, inW: W, inC: Ci, outH: OH, outW: OW, kH: KH, kW: KW, strideH: sh, strideW: sw } = g;
+  const rows: Phase[] = [], cols: Phase[] = [];
+  for (let r = 0; r < sh; r++) rows.push(phase(r, KH, sh, g.padTop, H, OH));
+  for (let r = 0; r < sw; r++) cols.push(phase(r, KW, sw, g.padLeft, W, OW));
+
+  // Stride 1 with an output exactly the size of dx: the convolution writes dx directly.
+  if (sh === 1 && sw === 1) {
+    const [pr, pc] = [rows[0], cols[0]];
+    if (pr.u0 - (pr.taps - 1 - pr.before) === 0 && OH + pr.before + pr.after - pr.taps + 1 === H &&
+        pc.u0 - (pc.taps - 1 - pc.before) === 0 && OW + pc.before + pc.after - pc.taps + 1 === W) {
+      return phaseConv(backend, dy, filter, g, pr, pc);
+    }
+  }
+
+  const dx = backend.makeOutput([B, H, W, Ci], 'float32');
+  const someEmpty = rows.some((p) => p.taps === 0 || p.count <= 0) || cols.some((p) => p.taps === 0 || p.count <= 0);
+  if (someEmpty) wasmF32(backend, dx).fill(0);
+  for (const pr of rows) {
+    for (const pc of cols) {
+      if (pr.count <= 0 || pc.count <= 0 || pr.taps === 0 || pc.taps === 0) continue;
+      const part = phaseConv(backend, dy, filter, g, pr, pc);
+      const src = wasmF32(backend, part), dst = wasmF32(backend, dx);
+      const [, pH, pW] = part.shape;
+      const t0 = pr.u0 - (pr.taps - 1 - pr.before), q0 = pc.u0 - (pc.taps - 1 - pc.before);
+      const h0 = pr.u0 * sh + pr.r - g.padTop, w0 = pc.u0 * sw + pc.r - g.padLeft;
+      for (let b = 0; b < B; b++) {
+        for (let i = 0; i < pr.count; i++) {
+          let s = ((b * pH + t0 + i) * pW + q0) * Ci;
+          let d = ((b * H + h0 + i * sh) * W + w0) * Ci;
+          for (let j = 0; j < pc.count; j++, s += Ci, d += sw * Ci) {
+            for (let c = 0; c < Ci; c++) dst[d + c] = src[s + c];
+          }
+        }
+      }
+      backend.disposeData(part.dataId);
+    }
+  }
+  return dx;
+}
+
+/** The stride-1 convolution of `dy` with the sub-kernel of phase (`pr`, `pc`), flipped and transposed. */
+function phaseConv(backend: WasmBackendLike, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry, pr: Phase, pc: Phase): TensorInfo {
+  const { inC: Ci, outC: Co, kW: KW, strideH: sh, strideW: sw } = g;
+  const sub = backend.makeOutput([pr.taps, pc.taps, Co, Ci], 'float32');
+  const w = wasmF32(backend, filter), d = wasmF32(backend, sub);
+  // sub[j', i', co, ci] = w[r_h + (Jh-1-j')*sh, r_w + (Jw-1-i')*sw, ci, co]
+  for (let jh = 0; jh < pr.taps; jh++) {
+    const kh = pr.r + (pr.taps - 1 - jh) * sh;
+    for (let jw = 0; jw < pc.taps; jw++) {
+      const kw = pc.r + (pc.taps - 1 - jw) * sw;
+      const s0 = (kh * KW + kw) * Ci * Co, d0 = (jh * pc.taps + jw) * Co * Ci;
+      for (let ci = 0; ci < Ci; ci++) {
+        for (let co = 0; co < Co; co++) d[d0 + co * Ci + ci] = w[s0 + ci * Co + co];
+      }
+    }
+  }
+  const out = callKernel('Conv2D', 'wasm', backend, { x: dy, filter: sub }, {
+    strides: [1, 1], dilations: [1, 1], dataFormat: 'NHWC',
+    pad: [[0, 0], [pr.before, pr.after], [pc.before, pc.after], [0, 0]],
+  });
+  backend.disposeData(sub.dataId);
+  return out;
+}
+
+// ----------------------------------------------------------------------------------------------- cpu
+
+/** `Conv2DBackpropFilter` on `cpu`: direct loop, contiguous output channels innermost, float64 sums. */
+export function conv2DBackpropFilterCpu(args: KernelArgs): TensorInfo {
+  const backend = args.backend as CpuBackendLike;
+  const attrs = args.attrs as unknown as ConvGradAttrs;
+  const g = convGeometry('Conv2DBackpropFilter', args.inputs.x.shape, attrs.filterShape as number[], attrs);
+  const x = cpuF32(backend, args.inputs.x), dy = cpuF32(backend, args.inputs.dy);
+  const { inH: H, inW: W, inC: Ci, outH: OH, outW: OW, outC: Co, kH: KH, kW: KW } = g;
+  const acc = new Float64Array(KH * KW * Ci * Co);
+  for (let b = 0; b < g.batch; b++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        const d0 = ((b * OH + oh) * OW + ow) * Co;
+        for (let kh = 0; kh < KH; kh++) {
+          const ih = oh * g.strideH - g.padTop + kh;
+          if (ih < 0 || ih >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = ow * g.strideW - g.padLeft + kw;
+            if (iw < 0 || iw >= W) continue;
+            const x0 = ((b * H + ih) * W + iw) * Ci;
+            let w0 = (kh * KW + kw) * Ci * Co;
+            for (let ci = 0; ci < Ci; ci++, w0 += Co) {
+              const xv = x[x0 + ci];
+              if (xv === 0) continue;
+              for (let co = 0; co < Co; co++) acc[w0 + co] += xv * dy[d0 + co];
+            }
+          }
+        }
+      }
+    }
+  }
+  return backend.makeTensorInfo([KH, KW, Ci, Co], 'float32', Float32Array.from(acc));
+}
+
+/** `Conv2DBackpropInput` on `cpu`: direct loop, dot products over contiguous output channels. */
+export function conv2DBackpropInputCpu(args: KernelArgs): TensorInfo {
+  const backend = args.backend as CpuBackendLike;
+  const attrs = args.attrs as unknown as ConvGradAttrs;
+  const g = convGeometry('Conv2DBackpropInput', attrs.inputShape as number[], args.inputs.filter.shape, attrs);
+  const dy = cpuF32(backend, args.inputs.dy), w = cpuF32(backend, args.inputs.filter);
+  const { inH: H, inW: W, inC: Ci, outH: OH, outW: OW, outC: Co, kH: KH, kW: KW } = g;
+  const dx = new Float32Array(g.batch * H * W * Ci);
+  for (let b = 0; b < g.batch; b++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        const d0 = ((b * OH + oh) * OW + ow) * Co;
+        for (let kh = 0; kh < KH; kh++) {
+          const ih = oh * g.strideH - g.padTop + kh;
+          if (ih < 0 || ih >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = ow * g.strideW - g.padLeft + kw;
+            if (iw < 0 || iw >= W) continue;
+            const x0 = ((b * H + ih) * W + iw) * Ci;
+            let w0 = (kh * KW + kw) * Ci * Co;
+            for (let ci = 0; ci < Ci; ci++, w0 += Co) {
+              let s = 0;
+              for (let co = 0; co < Co; co++) s += w[w0 + co] * dy[d0 + co];
+              dx[x0 + ci] += s;
+            }
+          }
+        }
+      }
+    }
+  }
+  return backend.makeTensorInfo([g.batch, H, W, Ci], 'float32', dx);
+}

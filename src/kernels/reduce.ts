@@ -1,0 +1,60 @@
+/**
+ * `Sum` and `Mean` over non-innermost axes (per-channel statistics of NHWC activations: axes `[0,1,2]` for
+ * BatchNorm, `[1,2]` for FRN/InstanceNorm and global average pooling, and the reductions of their gradients).
+ *
+ * The stock `wasm` kernels first transpose the input so that the reduced axes come last, which costs ten times
+ * the sum itself. When the reduced axes are contiguous, the input is a `[outer, reduce, 1, inner]` image and
+ * its mean over `reduce` is an XNNPACK average pooling with a `reduce x 1` window (memory-bound, SIMD); the sum
+ * is that mean times `reduce`. Other cases (innermost reductions, scattered axes, integer dtypes) go to the
+ * stock kernel.
+ * @module
+ */
+import { tf } from '../engine.js';
+import { KernelArgs, TensorInfo, WasmBackendLike, callKernel, sizeOf, wasmF32 } from './backend_access.js';
+
+type Kernel = (args: KernelArgs) => TensorInfo;
+
+/** `[outer, reduce, inner]` sizes when `axes` are contiguous and not innermost, else null. */
+export function splitReduction(shape: readonly number[], axes: readonly number[]): { outer: number; reduce: number; inner: number } | null {
+  if (axes.length === 0) return null;
+  const sorted = [...axes].sort((a, b) => a - b);
+  for (let i = 1; i < sorted.length; i++) if (sorted[i] !== sorted[i - 1] + 1) return null;
+  const first = sorted[0], last = sorted[sorted.length - 1];
+  const outer = sizeOf(shape.slice(0, first));
+  const reduce = sizeOf(shape.slice(first, last + 1));
+  const inner = sizeOf(shape.slice(last + 1));
+  if (inner === 1) return null;
+  return { outer, reduce, inner };
+}
+
+function makeReduce(kernel: 'Sum' | 'Mean', stock: Kernel | undefined): Kernel {
+  return (args) => {
+    const { x } = args.inputs;
+    const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
+    const axes = tf.util.parseAxisParam(axis, x.shape);
+    const split = x.dtype === 'float32' ? splitReduction(x.shape, axes) : null;
+    if (split === null || split.reduce === 0) {
+      if (stock === undefined) throw new Error(`${kernel} (batchfree): no stock kernel for this case`);
+      return stock(args);
+    }
+    const backend = args.backend as WasmBackendLike;
+    const shape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+    const { outer, reduce, inner } = split;
+    if (reduce === 1) { // nothing to add up (XNNPACK rejects a 1x1 pooling window)
+      backend.incRef(x.dataId);
+      return { dataId: x.dataId, shape, dtype: x.dtype };
+    }
+    const pooled = callKernel('AvgPool', 'wasm', backend, { x: { dataId: x.dataId, shape: [outer, reduce, 1, inner], dtype: x.dtype } },
+      { filterSize: [reduce, 1], strides: [reduce, 1], pad: 'valid' });
+    if (kernel === 'Sum') {
+      const v = wasmF32(backend, pooled);
+      for (let i = 0; i < v.length; i++) v[i] *= reduce;
+    }
+    return { dataId: pooled.dataId, shape, dtype: 'float32' };
+  };
+}
+
+/** `Sum` for `wasm`; `stock` is the backend's own kernel, used for the cases above. */
+export const makeSumWasm = (stock?: Kernel): Kernel => makeReduce('Sum', stock);
+/** `Mean` for `wasm`; `stock` is the backend's own kernel, used for the cases above. */
+export const makeMeanWasm = (stock?: Kernel): Kernel => makeReduce('Mean', stock);

@@ -1,0 +1,84 @@
+/**
+ * Registers batchfree's fast kernels for a backend, replacing the stock ones (`tf.unregisterKernel` then
+ * `tf.registerKernel`). Idempotent. {@link init} calls it for the backend it picks.
+ * @module
+ */
+import { tf } from '../engine.js';
+import { KernelArgs, TensorInfo } from './backend_access.js';
+import { conv2DBackpropFilterCpu, conv2DBackpropFilterWasm, conv2DBackpropInputCpu, conv2DBackpropInputWasm } from './conv2d_grads.js';
+import { makeTileCpu, makeTileWasm } from './tile.js';
+import { makeMeanWasm, makeSumWasm } from './reduce.js';
+import { makeCastWasm, makeIdentityWasm } from './identity.js';
+
+type Kernel = (args: KernelArgs) => TensorInfo;
+/** A kernel factory; `stock` is the backend's own kernel of the same name, when there was one. */
+type KernelFactory = (stock?: Kernel) => Kernel;
+
+const KERNELS: Record<string, Record<string, KernelFactory>> = {
+  wasm: {
+    Conv2DBackpropFilter: () => conv2DBackpropFilterWasm,
+    Conv2DBackpropInput: () => conv2DBackpropInputWasm,
+    Tile: () => makeTileWasm(),
+    Sum: (stock) => makeSumWasm(stock),
+    Mean: (stock) => makeMeanWasm(stock),
+    Identity: (stock) => makeIdentityWasm(stock),
+    Cast: (stock) => makeCastWasm(stock),
+  },
+  cpu: {
+    Conv2DBackpropFilter: () => conv2DBackpropFilterCpu,
+    Conv2DBackpropInput: () => conv2DBackpropInputCpu,
+    Tile: (stock) => makeTileCpu(stock),
+  },
+};
+
+/** Kernel functions we registered, by backend, so that a second call changes nothing. */
+const installed = new Map<string, Map<string, tf.KernelFunc>>();
+/** The stock kernels we replaced (undefined where the backend had none), to restore them. */
+const replaced = new Map<string, Map<string, tf.KernelConfig | undefined>>();
+
+/** Backends for which batchfree has fast kernels. */
+export const FAST_KERNEL_BACKENDS: readonly string[] = Object.keys(KERNELS);
+
+/**
+ * Replaces the stock kernels of `backendName` by batchfree's (see `src/kernels/`). Does nothing for a backend
+ * without batchfree kernels, and nothing the second time.
+ * @returns the names of the kernels now provided by batchfree for that backend.
+ */
+export function registerFastKernels(backendName: string): string[] {
+  const factories = KERNELS[backendName];
+  if (factories === undefined) return [];
+  let mine = installed.get(backendName);
+  if (mine === undefined) installed.set(backendName, mine = new Map());
+  let stockConfigs = replaced.get(backendName);
+  if (stockConfigs === undefined) replaced.set(backendName, stockConfigs = new Map());
+  for (const [kernelName, factory] of Object.entries(factories)) {
+    const current = tf.getKernel(kernelName, backendName);
+    if (current !== undefined && current.kernelFunc === mine.get(kernelName)) continue;
+    const stock = current === undefined ? undefined : current.kernelFunc as unknown as Kernel;
+    const kernelFunc = factory(stock) as unknown as tf.KernelFunc;
+    if (current !== undefined) tf.unregisterKernel(kernelName, backendName);
+    stockConfigs.set(kernelName, current);
+    tf.registerKernel({ kernelName, backendName, kernelFunc });
+    mine.set(kernelName, kernelFunc);
+  }
+  return Object.keys(factories);
+}
+
+/**
+ * Undoes {@link registerFastKernels}: puts the backend's stock kernels back (and removes ours where the
+ * backend had none, e.g. `Conv2DBackpropFilter` on `wasm`). For benchmarks and tests.
+ */
+export function restoreStockKernels(backendName: string): void {
+  const mine = installed.get(backendName);
+  const stockConfigs = replaced.get(backendName);
+  if (mine === undefined || stockConfigs === undefined) return;
+  for (const [kernelName, kernelFunc] of mine) {
+    const current = tf.getKernel(kernelName, backendName);
+    if (current === undefined || current.kernelFunc !== kernelFunc) continue; // replaced by someone else since
+    tf.unregisterKernel(kernelName, backendName);
+    const stock = stockConfigs.get(kernelName);
+    if (stock !== undefined) tf.registerKernel(stock);
+  }
+  installed.delete(backendName);
+  replaced.delete(backendName);
+}
