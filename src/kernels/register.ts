@@ -9,6 +9,7 @@ import { conv2DBackpropFilterCpu, conv2DBackpropFilterWasm, conv2DBackpropInputC
 import { makeTileCpu, makeTileWasm } from './tile.js';
 import { makeMeanWasm, makeSumWasm } from './reduce.js';
 import { makeCastWasm, makeIdentityWasm } from './identity.js';
+import { registerFastGradients, restoreStockGradients } from './gradients.js';
 
 type Kernel = (args: KernelArgs) => TensorInfo;
 /** A kernel factory; `stock` is the backend's own kernel of the same name, when there was one. */
@@ -40,13 +41,15 @@ const replaced = new Map<string, Map<string, tf.KernelConfig | undefined>>();
 export const FAST_KERNEL_BACKENDS: readonly string[] = Object.keys(KERNELS);
 
 /**
- * Replaces the stock kernels of `backendName` by batchfree's (see `src/kernels/`). Does nothing for a backend
+ * Replaces the stock kernels of `backendName` by batchfree's (see `src/kernels/`), and installs the
+ * `Sum`/`Mean` gradients of `gradients.ts` (backend-independent, same values). Does nothing for a backend
  * without batchfree kernels, and nothing the second time.
  * @returns the names of the kernels now provided by batchfree for that backend.
  */
 export function registerFastKernels(backendName: string): string[] {
   const factories = KERNELS[backendName];
   if (factories === undefined) return [];
+  registerFastGradients();
   let mine = installed.get(backendName);
   if (mine === undefined) installed.set(backendName, mine = new Map());
   let stockConfigs = replaced.get(backendName);
@@ -66,9 +69,11 @@ export function registerFastKernels(backendName: string): string[] {
 
 /**
  * Undoes {@link registerFastKernels}: puts the backend's stock kernels back (and removes ours where the
- * backend had none, e.g. `Conv2DBackpropFilter` on `wasm`). For benchmarks and tests.
+ * backend had none, e.g. `Conv2DBackpropFilter` on `wasm`), and TF.js' own `Sum`/`Mean` gradients (these are
+ * global: call `registerFastKernels` again for the other backend). For benchmarks and tests.
  */
 export function restoreStockKernels(backendName: string): void {
+  restoreStockGradients();
   const mine = installed.get(backendName);
   const stockConfigs = replaced.get(backendName);
   if (mine === undefined || stockConfigs === undefined) return;

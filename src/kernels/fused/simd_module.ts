@@ -1,0 +1,351 @@
+/**
+ * The WebAssembly SIMD loops of the fused normalization kernels, as text assembled by `wasm_asm.ts`, and their
+ * instantiation against a linear memory (the `wasm` backend's heap, or a private memory for `cpu` tensors).
+ *
+ * Layout conventions shared with `norm_core.ts` / `proxy_core.ts` (all pointers are byte offsets):
+ * - A *unit* (the elements one statistic covers: one sample for FRN/GN, one normalization group for BN) is a
+ *   contiguous run of `periods * P` floats, `P` a multiple of 4 whose element `j` belongs to channel `j mod C`.
+ *   Only whole periods are processed here; the JavaScript caller handles the remaining elements (`< P`).
+ * - Per-position parameters are *interleaved by quads*: parameter `k` of element `j` of the period sits at
+ *   float index `(j >> 2) * nParams * 4 + k * 4 + (j & 3)`, so each quad of positions reads its parameters at
+ *   constant offsets `k * 16` from one base.
+ * - Float64 accumulators likewise: accumulator `k` of element `j` at double index `(j >> 2) * nAcc * 4 + k * 4 +
+ *   (j & 3)` (lanes 0-1 then 2-3, two `f64x2`). Reductions add to them (the caller zeroes them).
+ * - Reductions walk a unit in chunks of `chunk` periods and, inside a chunk, one quad of channels at a time down
+ *   the periods, keeping the float64 accumulators of that quad in registers (the chunk stays in L1/L2).
+ * @module
+ */
+import { assemble } from './wasm_asm.js';
+
+/** Activations with a fused proxy-normalized kernel (`swish` is computed by the `silu` kernel). */
+export const FUSED_ACTIVATIONS = ['relu', 'identity', 'silu', 'gelu', 'tanh', 'elu', 'selu'] as const;
+/** One of {@link FUSED_ACTIVATIONS}. */
+export type FusedActivation = typeof FUSED_ACTIVATIONS[number];
+
+/** Parameter / accumulator counts of each kernel (the interleaving stride). */
+export const LAYOUT = {
+  normStats: { params: 1, acc: 2 }, // K (shift) ; sum(x-K), sum((x-K)^2)
+  normApply: { params: 3 }, // a, b, t
+  normBwdStats: { params: 4, acc: 3 }, // a, b, t, mu ; sum(e), sum(e*(x-mu)), sum(dz-e)
+  normBwdApply: { params: 7 }, // a, b, t, mu, p, q, r
+  proxyFwd: { params: 4 }, // gamma, beta, mu, s
+  proxyBwd: { params: 5, acc: 4 }, // gamma, beta, mu, s*gamma, (unused) ; sum(w*x), sum(w), sum(dz), sum(dz*(f-mu))
+} as const;
+
+/** Exported functions of the module. Pointers are byte offsets; `periods`, `P`, `chunk` as in the module doc. */
+export interface SimdExports {
+  norm_stats(x: number, periods: number, P: number, chunk: number, prm: number, acc: number): void;
+  norm_apply(x: number, y: number, periods: number, P: number, prm: number): void;
+  norm_bwd_stats(x: number, dz: number, periods: number, P: number, chunk: number, prm: number, acc: number): void;
+  norm_bwd_apply(x: number, dz: number, dx: number, periods: number, P: number, prm: number): void;
+  [proxy: `pn_fwd_${string}` | `pn_bwd_${string}`]: (...args: number[]) => void;
+}
+
+// ------------------------------------------------------------------------------------------------ text helpers
+
+/** Swap the two 64-bit halves of a v128 (to promote lanes 2-3). */
+const HIGH = 'i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7';
+
+/** `acc{0,1} += promote(v)` (lanes 0-1 into `${acc}0`, lanes 2-3 into `${acc}1`). */
+function accumulate(acc: string, v: string): string {
+  return `
+    local.get $${v} f64x2.promote_low_f32x4 local.get $${acc}0 f64x2.add local.set $${acc}0
+    local.get $${v} local.get $${v} ${HIGH} f64x2.promote_low_f32x4 local.get $${acc}1 f64x2.add local.set $${acc}1`;
+}
+
+/** `a{0,1} += promote(v)` and `b{0,1} += promote(v)^2` (the square in float64). */
+function accumulateWithSquare(a: string, b: string, v: string): string {
+  return `
+    local.get $${v} f64x2.promote_low_f32x4 local.tee $d
+    local.get $${a}0 f64x2.add local.set $${a}0
+    local.get $d local.get $d f64x2.mul local.get $${b}0 f64x2.add local.set $${b}0
+    local.get $${v} local.get $${v} ${HIGH} f64x2.promote_low_f32x4 local.tee $d
+    local.get $${a}1 f64x2.add local.set $${a}1
+    local.get $d local.get $d f64x2.mul local.get $${b}1 f64x2.add local.set $${b}1`;
+}
+
+/** Declarations of v128 locals. */
+const v128Locals = (names: string[]): string => names.map((n) => `(local $${n} v128)`).join(' ');
+
+/** `name` = parameter `k` of the current quad (base pointer in `$pq`). */
+const loadParam = (name: string, k: number): string => `local.get $pq v128.load offset=${k * 16} local.set $${name}`;
+
+/**
+ * A reduction over whole periods with float64 accumulators held in registers: the skeleton shared by the
+ * backward statistics and the forward statistics. `pointers` are the extra pointer parameters after `$x`;
+ * `body` runs once per quad at byte offset `$off` from each data pointer.
+ */
+function reduction(o: { name: string; pointers: string[]; params: string[]; acc: string[]; locals: string[]; body: string }): string {
+  const nParams = o.params.length, nAcc = o.acc.length;
+  const accLocals = o.acc.flatMap((a) => [`${a}0`, `${a}1`]);
+  const loadAcc = o.acc.map((a, k) => `local.get $aq v128.load offset=${k * 32} local.set $${a}0 local.get $aq v128.load offset=${k * 32 + 16} local.set $${a}1`).join('\n');
+  const storeAcc = o.acc.map((a, k) => `local.get $aq local.get $${a}0 v128.store offset=${k * 32} local.get $aq local.get $${a}1 v128.store offset=${k * 32 + 16}`).join('\n');
+  return `
+(func $${o.name} (export "${o.name}") (param $x i32) ${o.pointers.map((p) => `(param $${p} i32)`).join(' ')}
+    (param $periods i32) (param $P i32) (param $chunk i32) (param $prm i32) (param $acc i32)
+    (local $Pb i32) (local $p0 i32) (local $pEnd i32) (local $j i32) (local $off i32) (local $end i32) (local $pq i32) (local $aq i32)
+    (local $d v128) ${v128Locals([...o.params, ...accLocals, ...o.locals])}
+  local.get $P i32.const 2 i32.shl local.set $Pb
+  i32.const 0 local.set $p0
+  block $chunksDone
+    loop $chunks
+      local.get $p0 local.get $periods i32.ge_u br_if $chunksDone
+      local.get $p0 local.get $chunk i32.add local.tee $pEnd local.get $periods i32.gt_u
+      if
+        local.get $periods local.set $pEnd
+      end
+      i32.const 0 local.set $j
+      loop $quads
+        local.get $prm local.get $j i32.const ${nParams} i32.mul i32.add local.set $pq
+        local.get $acc local.get $j i32.const ${2 * nAcc} i32.mul i32.add local.set $aq
+        ${o.params.map((p, k) => loadParam(p, k)).join('\n')}
+        ${loadAcc}
+        local.get $p0 local.get $Pb i32.mul local.get $j i32.add local.set $off
+        local.get $pEnd local.get $Pb i32.mul local.get $j i32.add local.set $end
+        loop $rows
+          ${o.body}
+          local.get $off local.get $Pb i32.add local.tee $off local.get $end i32.lt_u br_if $rows
+        end
+        ${storeAcc}
+        local.get $j i32.const 16 i32.add local.tee $j local.get $Pb i32.lt_u br_if $quads
+      end
+      local.get $pEnd local.set $p0
+      br $chunks
+    end
+  end
+)`;
+}
+
+/**
+ * An elementwise pass over whole periods: `body` runs once per quad with the parameters of the quad at `$pq`
+ * and the byte offset of the quad in `$off`.
+ */
+function elementwise(o: { name: string; pointers: string[]; nParams: number; locals: string[]; body: string }): string {
+  return `
+(func $${o.name} (export "${o.name}") ${o.pointers.map((p) => `(param $${p} i32)`).join(' ')} (param $periods i32) (param $P i32) (param $prm i32)
+    (local $Pb i32) (local $off i32) (local $end i32) (local $j i32) (local $pq i32) ${v128Locals(o.locals)}
+  local.get $P i32.const 2 i32.shl local.set $Pb
+  local.get $periods local.get $Pb i32.mul local.set $end
+  i32.const 0 local.set $off
+  block $done
+    local.get $off local.get $end i32.ge_u br_if $done
+    loop $periods
+      i32.const 0 local.set $j
+      loop $quads
+        local.get $prm local.get $j i32.const ${o.nParams} i32.mul i32.add local.set $pq
+        ${o.body}
+        local.get $off i32.const 16 i32.add local.set $off
+        local.get $j i32.const 16 i32.add local.tee $j local.get $Pb i32.lt_u br_if $quads
+      end
+      local.get $off local.get $end i32.lt_u br_if $periods
+    end
+  end
+)`;
+}
+
+/** `local.get $ptr local.get $off i32.add v128.load` */
+const load = (ptr: string): string => `local.get $${ptr} local.get $off i32.add v128.load`;
+/** Parameter `k` of the quad on the stack. */
+const param = (k: number): string => `local.get $pq v128.load offset=${k * 16}`;
+const splat = (v: number): string => `v128.const f32x4 ${v} ${v} ${v} ${v}`;
+
+// ------------------------------------------------------------------------------------ normalization kernels
+
+/** Forward statistics: `s1 += x - K`, `s2 += (x - K)^2` per position (K = 0 for uncentred norms). */
+const NORM_STATS = reduction({
+  name: 'norm_stats', pointers: [], params: ['k'], acc: ['s', 'q'], locals: ['v'],
+  body: `${load('x')} local.get $k f32x4.sub local.set $v ${accumulateWithSquare('s', 'q', 'v')}`,
+});
+
+/** Forward output: `y = max(x * a + b, t)` (`t = -inf` without TLU; `pmax` keeps a NaN input). */
+const NORM_APPLY = elementwise({
+  name: 'norm_apply', pointers: ['x', 'y'], nParams: 3, locals: [],
+  body: `local.get $y local.get $off i32.add
+    ${load('x')} ${param(0)} f32x4.mul ${param(1)} f32x4.add ${param(2)} f32x4.pmax
+    v128.store`,
+});
+
+/**
+ * Backward statistics: with the TLU mask `m = (t < x*a + b)` and `e = dz` where `m` (else 0):
+ * `sum(e)`, `sum(e * (x - mu))`, `sum(dz - e)`.
+ */
+const NORM_BWD_STATS = reduction({
+  name: 'norm_bwd_stats', pointers: ['dz'], params: ['a', 'b', 't', 'mu'], acc: ['se', 'sx', 'st'], locals: ['g', 'e', 'v'],
+  body: `
+    ${load('dz')} local.set $g
+    local.get $g
+    local.get $t ${load('x')} local.tee $v local.get $a f32x4.mul local.get $b f32x4.add f32x4.lt
+    v128.and local.set $e
+    ${accumulate('se', 'e')}
+    local.get $e local.get $v local.get $mu f32x4.sub f32x4.mul local.set $v
+    ${accumulate('sx', 'v')}
+    local.get $g local.get $e f32x4.sub local.set $g
+    ${accumulate('st', 'g')}`,
+});
+
+/** Backward output: `dx = e * p + (x - mu) * q + r`, `e` as in the backward statistics. */
+const NORM_BWD_APPLY = elementwise({
+  name: 'norm_bwd_apply', pointers: ['x', 'dz', 'dx'], nParams: 7, locals: ['v'],
+  body: `local.get $dx local.get $off i32.add
+    ${load('dz')}
+    ${param(2)} ${load('x')} local.tee $v ${param(0)} f32x4.mul ${param(1)} f32x4.add f32x4.lt
+    v128.and ${param(4)} f32x4.mul
+    local.get $v ${param(3)} f32x4.sub ${param(5)} f32x4.mul f32x4.add
+    ${param(6)} f32x4.add
+    v128.store`,
+});
+
+// ------------------------------------------------------------------------------- proxy-normalized activation
+
+/**
+ * `exp(v)` of local `$v` into local `$out` (uses `$n`, `$r`): clamp to [-87, 88], `n = round(v / ln 2)`,
+ * `r = v - n ln 2` (ln 2 split in two for exactness), `e^r` by its Taylor polynomial to degree 7
+ * (|r| <= ln2/2: truncation error < 6e-9), times `2^n` by adding `n` to the exponent bits.
+ */
+function exp(v: string, out: string): string {
+  const LN2_HI = 0.693359375, LN2_LO = Math.LN2 - 0.693359375;
+  const taylor = [1 / 5040, 1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1];
+  let poly = `${splat(taylor[0])}`;
+  for (const c of taylor.slice(1)) poly += ` local.get $r f32x4.mul ${splat(c)} f32x4.add`;
+  return `
+    local.get $${v} ${splat(-87)} f32x4.pmax ${splat(88)} f32x4.pmin local.tee $r
+    ${splat(Math.LOG2E)} f32x4.mul f32x4.nearest local.set $n
+    local.get $r local.get $n ${splat(LN2_HI)} f32x4.mul f32x4.sub
+    local.get $n ${splat(LN2_LO)} f32x4.mul f32x4.sub local.set $r
+    ${poly}
+    local.get $n i32x4.trunc_sat_f32x4_s i32.const 23 i32x4.shl i32x4.add local.set $${out}`;
+}
+
+/**
+ * Code computing, from `$u`, `phi(u)` into `$f` and (when `derivative`) `phi'(u)` into `$dphi`.
+ * Locals available: `$f $dphi $n $r $w $z`.
+ */
+function activation(act: FusedActivation, derivative: boolean): string {
+  const positive = 'local.get $u v128.const f32x4 0 0 0 0 f32x4.gt'; // lanes where u > 0
+  switch (act) {
+    case 'identity':
+      return `local.get $u local.set $f ${derivative ? `${splat(1)} local.set $dphi` : ''}`;
+    case 'relu':
+      return `local.get $u v128.const f32x4 0 0 0 0 f32x4.pmax local.set $f
+        ${derivative ? `${splat(1)} ${positive} v128.and local.set $dphi` : ''}`;
+    case 'silu':
+      // s = 1 / (1 + exp(-u)); f = u s; phi' = s (1 + u (1 - s)).
+      return `local.get $u f32x4.neg local.set $z ${exp('z', 'w')}
+        ${splat(1)} ${splat(1)} local.get $w f32x4.add f32x4.div local.set $w
+        local.get $u local.get $w f32x4.mul local.set $f
+        ${derivative ? `local.get $w ${splat(1)} local.get $u ${splat(1)} local.get $w f32x4.sub f32x4.mul f32x4.add f32x4.mul local.set $dphi` : ''}`;
+    case 'tanh':
+      // tanh u = 1 - 2 / (exp(2u) + 1); phi' = 1 - tanh^2.
+      return `local.get $u local.get $u f32x4.add local.set $z ${exp('z', 'w')}
+        ${splat(1)} ${splat(2)} local.get $w ${splat(1)} f32x4.add f32x4.div f32x4.sub local.set $f
+        ${derivative ? `${splat(1)} local.get $f local.get $f f32x4.mul f32x4.sub local.set $dphi` : ''}`;
+    case 'elu':
+    case 'selu': {
+      // elu: u > 0 ? u : exp(u) - 1, phi' = u > 0 ? 1 : exp(u); selu scales both (alpha inside, scale outside).
+      const [alpha, scale] = act === 'selu' ? [1.6732632423543772, 1.0507009873554805] : [1, 1];
+      return `local.get $u local.set $z ${exp('z', 'w')}
+        local.get $u local.get $w ${splat(1)} f32x4.sub ${splat(alpha)} f32x4.mul ${positive} v128.bitselect
+        ${splat(scale)} f32x4.mul local.set $f
+        ${derivative ? `${splat(1)} local.get $w ${splat(alpha)} f32x4.mul ${positive} v128.bitselect ${splat(scale)} f32x4.mul local.set $dphi` : ''}`;
+    }
+    case 'gelu': {
+      // Phi(u) = 0.5 erfc(-u / sqrt 2) with Abramowitz & Stegun 7.1.26 for erfc(|z|) = poly(t) exp(-z^2),
+      // t = 1 / (1 + p |z|) (absolute error < 1.5e-7); f = u Phi(u); phi' = Phi(u) + u exp(-u^2/2) / sqrt(2 pi).
+      const [p, a1, a2, a3, a4, a5] = [0.3275911, 0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429];
+      return `local.get $u f32x4.abs ${splat(Math.SQRT1_2)} f32x4.mul local.tee $z
+        local.get $z f32x4.mul f32x4.neg local.set $z ${exp('z', 'w')}
+        ${splat(1)} ${splat(1)} local.get $u f32x4.abs ${splat(Math.SQRT1_2 * p)} f32x4.mul f32x4.add f32x4.div local.set $z
+        ${splat(a5)} local.get $z f32x4.mul ${splat(a4)} f32x4.add local.get $z f32x4.mul ${splat(a3)} f32x4.add
+        local.get $z f32x4.mul ${splat(a2)} f32x4.add local.get $z f32x4.mul ${splat(a1)} f32x4.add local.get $z f32x4.mul
+        local.get $w f32x4.mul ${splat(0.5)} f32x4.mul local.set $z
+        ${splat(1)} local.get $z f32x4.sub local.get $z ${positive} v128.bitselect local.set $z
+        local.get $u local.get $z f32x4.mul local.set $f
+        ${derivative ? `local.get $z local.get $u local.get $w f32x4.mul ${splat(1 / Math.sqrt(2 * Math.PI))} f32x4.mul f32x4.add local.set $dphi` : ''}`;
+    }
+  }
+}
+
+const ACT_LOCALS = ['u', 'f', 'dphi', 'n', 'r', 'w', 'z'];
+
+/** Proxy-normalized activation forward: `y = (phi(x * gamma + beta) - mu) * s`. */
+function proxyForward(act: FusedActivation): string {
+  return elementwise({
+    name: `pn_fwd_${act}`, pointers: ['x', 'y'], nParams: LAYOUT.proxyFwd.params, locals: ACT_LOCALS,
+    body: `${load('x')} ${param(0)} f32x4.mul ${param(1)} f32x4.add local.set $u
+      ${activation(act, false)}
+      local.get $y local.get $off i32.add local.get $f ${param(2)} f32x4.sub ${param(3)} f32x4.mul v128.store`,
+  });
+}
+
+/**
+ * Proxy-normalized activation backward, one pass: `w = dz * phi'(u)`, `dx = w * (s gamma)` and the sums
+ * `sum(w x)`, `sum(w)`, `sum(dz)`, `sum(dz (f - mu))` (the caller turns them into d gamma, d beta, d mu, d s).
+ */
+function proxyBackward(act: FusedActivation): string {
+  return reduction({
+    name: `pn_bwd_${act}`, pointers: ['dz', 'dx'], params: ['pg', 'pb', 'pm', 'ps', 'p4'], acc: ['a', 'b', 'c', 'e'],
+    locals: [...ACT_LOCALS, 'g', 'xv'],
+    body: `${load('x')} local.tee $xv local.get $pg f32x4.mul local.get $pb f32x4.add local.set $u
+      ${activation(act, true)}
+      ${load('dz')} local.tee $g local.get $dphi f32x4.mul local.set $w
+      local.get $dx local.get $off i32.add local.get $w local.get $ps f32x4.mul v128.store
+      ${accumulate('b', 'w')}
+      local.get $w local.get $xv f32x4.mul local.set $w
+      ${accumulate('a', 'w')}
+      ${accumulate('c', 'g')}
+      local.get $g local.get $f local.get $pm f32x4.sub f32x4.mul local.set $g
+      ${accumulate('e', 'g')}`,
+  });
+}
+
+/** The whole module's text. */
+export function simdSource(): string {
+  return [NORM_STATS, NORM_APPLY, NORM_BWD_STATS, NORM_BWD_APPLY,
+    ...FUSED_ACTIVATIONS.flatMap((a) => [proxyForward(a), proxyBackward(a)])].join('\n');
+}
+
+// ------------------------------------------------------------------------------------------- instantiation
+
+let unsharedModule: WebAssembly.Module | null | undefined;
+const sharedModules = new Map<number, WebAssembly.Module | null>();
+const instances = new WeakMap<WebAssembly.Memory, SimdExports | null>();
+
+/** Compiles the module for a memory of this kind (null where WebAssembly SIMD is unavailable). */
+function compile(shared: boolean, maximumPages?: number): WebAssembly.Module | null {
+  try {
+    const bytes = assemble(simdSource(), shared ? { shared, maximumPages } : { shared: false });
+    return new WebAssembly.Module(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The kernels instantiated on `memory` (cached per memory), or null when this engine cannot run them (no
+ * WebAssembly SIMD, or a synchronous compile refused, as browsers do on the main thread for large modules).
+ */
+export function simdFor(memory: WebAssembly.Memory): SimdExports | null {
+  const cached = instances.get(memory);
+  if (cached !== undefined) return cached;
+  if (typeof WebAssembly !== 'object') return null;
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  let module: WebAssembly.Module | null;
+  if (shared) {
+    const max = 65536; // the threaded backend's memory is declared with the 4 GiB maximum (65536 pages)
+    if (!sharedModules.has(max)) sharedModules.set(max, compile(true, max));
+    module = sharedModules.get(max) ?? null;
+  } else {
+    if (unsharedModule === undefined) unsharedModule = compile(false);
+    module = unsharedModule;
+  }
+  let exports: SimdExports | null = null;
+  if (module !== null) {
+    try {
+      exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as SimdExports;
+    } catch {
+      exports = null;
+    }
+  }
+  instances.set(memory, exports);
+  return exports;
+}
