@@ -104,7 +104,11 @@ export class ConstantScale extends tfl.layers.Layer {
 export interface StochasticDepthArgs extends LayerArgs {
   /** Probability of dropping the residual branch of a sample in training, in `[0, 1)`. */
   rate: number;
-  /** Seed of the random draws (optional). */
+  /**
+   * Seed of the random draws (optional): training call `k` of this layer object draws with seed `seed + k`, so the
+   * masks are repeatable yet differ from call to call (a fixed seed on a TF.js random op would draw the same mask
+   * at every step). Omitted: TF.js' unseeded draws (seeded from `Math.random`).
+   */
   seed?: number;
 }
 
@@ -117,6 +121,7 @@ export class StochasticDepth extends tfl.layers.Layer {
   static readonly className = 'batchfree>StochasticDepth';
   readonly rate: number;
   readonly seed?: number;
+  private calls = 0;
 
   constructor(args: StochasticDepthArgs) {
     super(withDefaultName(args, 'stochastic_depth'));
@@ -134,7 +139,7 @@ export class StochasticDepth extends tfl.layers.Layer {
       const keep = 1 - this.rate;
       const maskShape = [x.shape[0], ...x.shape.slice(1).map(() => 1)];
       // floor(keep + U[0,1)) is 1 with probability `keep`.
-      const mask = tf.floor(tf.add(tf.randomUniform(maskShape, 0, 1, 'float32', this.seed), keep));
+      const mask = tf.floor(tf.add(tf.randomUniform(maskShape, 0, 1, 'float32', this.seed === undefined ? undefined : this.seed + this.calls++), keep));
       return tf.mul(x, tf.div(mask, keep));
     });
   }

@@ -174,6 +174,11 @@ describe('SkipGain, ConstantScale, StochasticDepth, SqueezeExcite', () => {
       else assertClose(ys, xs.map((v) => v * 2), 1e-6, `kept sample ${b}`);
     }
     assert.ok(dropped > 10 && dropped < 54, `dropped ${dropped} of 64 at rate 0.5`);
+    // A seeded layer draws a new mask at every call, repeatably.
+    const masks = (l: StochasticDepth) => [0, 1, 2].map(() => Array.from((l.apply(x, { training: true }) as tf.Tensor).dataSync()).map((v) => (v === 0 ? 0 : 1)).join(''));
+    const [m1, m2] = [masks(new StochasticDepth({ rate: 0.5, seed: 9 })), masks(new StochasticDepth({ rate: 0.5, seed: 9 }))];
+    assert.deepEqual(m1, m2);
+    assert.ok(m1[0] !== m1[1] && m1[1] !== m1[2], 'a fresh mask at every call');
     assert.throws(() => new StochasticDepth({ rate: 1 }), /StochasticDepth: argument 'rate'.*got 1/);
     assert.throws(() => new StochasticDepth({ rate: -0.1 }), /argument 'rate'/);
   });
