@@ -46,16 +46,183 @@ export interface BatchNormTrainingResult {
   variance: tf.Tensor1D;
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Row primitives. Every normalization here works on a `[P, N, C]` view: P independent populations (normalization
+// groups of BN, samples of GN), N rows (positions, images) and C channels, with statistics over the rows and,
+// for GN, over groups of C/G consecutive channels. The stock `cpu` kernels are slow exactly where these ops
+// live: they reduce a non-innermost axis by transposing first (~15x a matmul with a row of ones) and broadcast
+// a `[P,1,C]` operand through a per-element index loop (~20x a same-shape op). So on `cpu`, reductions are
+// matmuls and row broadcasts are expanded by a matmul first; other backends use `tf.sum` and broadcasting
+// (batchfree's own `wasm` reductions, `src/kernels/`, replace the stock transposing ones there).
+// ---------------------------------------------------------------------------------------------------------
+
+/** True on the `cpu` backend, whose reductions and broadcasts the row primitives route through matmuls. */
+function onCpu(): boolean {
+  return tf.getBackend() === 'cpu';
+}
+
+/** `[P,N,C] -> [P,1,C]`: sum over the rows (on `cpu`, a batched matmul with a row of ones). @internal */
+export function sumRows(x: tf.Tensor): tf.Tensor {
+  const [p, n] = x.shape as number[];
+  if (!onCpu()) return tf.sum(x, 1, true);
+  return tf.matMul(tf.ones([p, 1, n]), x);
+}
+
+/** `[..., C] -> [C]`: sum over every axis but the last (on `cpu`, a matmul with a row of ones). @internal */
+export function sumToChannels(x: tf.Tensor): tf.Tensor1D {
+  const c = x.shape[x.rank - 1];
+  const m = x.size / c;
+  const flat = tf.reshape(x, [m, c]);
+  if (!onCpu()) return tf.sum(flat, 0) as tf.Tensor1D;
+  return tf.reshape(tf.matMul(tf.ones([1, m]), flat), [c]);
+}
+
 /**
- * Two-pass moments over `axes` (kept as size-1 dimensions): `mean`, the centred input `x - mean` and the biased
- * `variance = mean((x - mean)^2)`. Numerically stable for inputs with a large offset (no `E[x^2] - E[x]^2`).
- * Differentiable. @internal
+ * `fn(big, small)` for `big` `[P,N,C]` and a per-row-constant `small` `[P,1,C]`, broadcasting over the rows.
+ * On `cpu`, whose broadcasting binary ops take a per-element index path, `small` is first expanded by a
+ * matmul with a column of ones (or flattened to `[C]` when P = 1, which `cpu` broadcasts fast). @internal
  */
-export function centeredMoments(x: tf.Tensor, axes: number[]): { mean: tf.Tensor; centered: tf.Tensor; variance: tf.Tensor } {
-  const mean = tf.mean(x, axes, true);
-  const centered = tf.sub(x, mean);
-  const variance = tf.mean(tf.square(centered), axes, true);
-  return { mean, centered, variance };
+export function rowwise(fn: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, big: tf.Tensor, small: tf.Tensor): tf.Tensor {
+  const [p, n, c] = big.shape as number[];
+  if (p === 1) return fn(big, tf.reshape(small, [c]));
+  if (!onCpu() || n === 1) return fn(big, small);
+  return fn(big, tf.matMul(tf.ones([p, n, 1]), small));
+}
+
+/**
+ * `[P,1,C] -> [P,1,C]`: the mean of each group of `C / groups` consecutive channels, repeated over the group's
+ * channels (identity when `groups = C`). @internal
+ */
+export function averageChannelGroups(s: tf.Tensor, groups: number): tf.Tensor {
+  const [p, , c] = s.shape as number[];
+  if (groups === c) return s;
+  const perGroup = c / groups;
+  const g = tf.mean(tf.reshape(s, [p, groups, perGroup]), 2, true);
+  return tf.reshape(tf.mul(g, tf.ones([1, 1, perGroup])), [p, 1, c]);
+}
+
+/** Mean over the rows and the channel groups: `[P,N,C] -> [P,1,C]`. @internal */
+export function meanRows(x: tf.Tensor, groups: number): tf.Tensor {
+  return tf.div(averageChannelGroups(sumRows(x), groups), x.shape[1] as number);
+}
+
+/** Statistics of {@link standardizeRows}, computed without gradient. @internal */
+export interface RowMoments {
+  /** `[P,1,C]` mean of each population (per channel group, repeated over its channels). */
+  mean: tf.Tensor;
+  /** `[P,1,C]` biased variance, same layout. */
+  variance: tf.Tensor;
+}
+
+/**
+ * `xhat = (x - mean) / sqrt(var + eps)` over the rows and channel groups of a `[P,N,C]` view, with an analytic
+ * gradient (`dx = rsqrt(var+eps) * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))`, means as in the forward).
+ *
+ * Moments are computed stably: the input is first shifted by one of its own values per population (row 0,
+ * averaged over the channel group), so the float32 sums see values of the size of the spread, not of the
+ * offset; then the variance is the mean of squared deviations (two passes). Inputs like `1e3 + N(0, 1)` keep
+ * float32 accuracy even where the backend sums in float32 (`wasm`).
+ *
+ * @param onMoments when given, receives the mean and variance (tensors the caller must dispose; they carry no
+ *   gradient), e.g. for moving averages or Batch Renormalization's r and d.
+ * @internal
+ */
+export function standardizeRows(x: tf.Tensor, groups: number, eps: number, onMoments?: (m: RowMoments) => void): tf.Tensor {
+  const f = tf.customGrad((...args: unknown[]) => {
+    const a = args[0] as tf.Tensor;
+    const save = args[1] as tf.GradSaveFunc;
+    const { mean, centered } = stableCenter(a, groups);
+    const variance = meanRows(tf.square(centered), groups);
+    const inv = tf.rsqrt(tf.add(variance, tf.scalar(eps)));
+    const xhat = rowwise(tf.mul, centered, inv);
+    save([xhat, inv]);
+    if (onMoments) onMoments({ mean: tf.keep(mean), variance: tf.keep(variance) });
+    return {
+      value: xhat,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xh, iv] = saved;
+        const dyMean = meanRows(dy, groups);
+        const dyXhatMean = meanRows(tf.mul(dy, xh), groups);
+        const centeredDy = tf.sub(rowwise(tf.sub, dy, dyMean), rowwise(tf.mul, xh, dyXhatMean));
+        return rowwise(tf.mul, centeredDy, iv);
+      },
+    };
+  });
+  return f(x);
+}
+
+/**
+ * `1 / sqrt(var + eps)` `[P,1,C]` of a `[P,N,C]` view (variance over the rows and channel groups, computed as in
+ * {@link standardizeRows}), with an analytic gradient: `dx = -x_c * inv^3 * sum_g(dinv) / (N C/G)`, `x_c` the
+ * centred input. @internal
+ */
+export function inverseStdRows(x: tf.Tensor, groups: number, eps: number): tf.Tensor {
+  const rows = x.shape[1] as number;
+  const f = tf.customGrad((...args: unknown[]) => {
+    const a = args[0] as tf.Tensor;
+    const save = args[1] as tf.GradSaveFunc;
+    const { centered } = stableCenter(a, groups);
+    const inv = tf.rsqrt(tf.add(meanRows(tf.square(centered), groups), tf.scalar(eps)));
+    save([centered, inv]);
+    return {
+      value: inv,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xc, iv] = saved;
+        // d var_g / dx = 2 x_c / count; d inv / d var = -inv^3 / 2; the group's var feeds its C/G channels.
+        const k = tf.div(tf.mul(averageChannelGroups(dy, groups), tf.pow(iv, 3)), -rows);
+        return rowwise(tf.mul, xc, k);
+      },
+    };
+  });
+  return f(x);
+}
+
+/**
+ * Mean and centred input of a `[P,N,C]` view over the rows and channel groups, shifted first by one value
+ * per population and channel group (row 0, averaged over the group) so that float32 sums see values of the
+ * size of the spread, not of the offset. Untaped use only (inside a custom gradient's forward pass).
+ */
+function stableCenter(a: tf.Tensor, groups: number): { mean: tf.Tensor; centered: tf.Tensor } {
+  const [p, , c] = a.shape as number[];
+  const shift = averageChannelGroups(tf.slice(a, [0, 0, 0], [p, 1, c]), groups);
+  const shifted = rowwise(tf.sub, a, shift);
+  const shiftedMean = meanRows(shifted, groups);
+  return { mean: tf.add(shift, shiftedMean), centered: rowwise(tf.sub, shifted, shiftedMean) };
+}
+
+/**
+ * `x * gamma + beta` with per-channel (last axis) parameters, each optional, whose parameter gradients are
+ * reduced by matmuls (TF.js' broadcast gradients reduce with a transpose). @internal
+ */
+export function channelAffineRows(x: tf.Tensor, gamma?: tf.Tensor, beta?: tf.Tensor): tf.Tensor {
+  if (gamma === undefined && beta === undefined) return x;
+  const inputs: tf.Tensor[] = [x];
+  if (gamma !== undefined) inputs.push(gamma);
+  if (beta !== undefined) inputs.push(beta);
+  const f = tf.customGrad((...args: unknown[]) => {
+    const save = args[inputs.length] as tf.GradSaveFunc;
+    const a = args[0] as tf.Tensor;
+    const g = gamma !== undefined ? args[1] as tf.Tensor : undefined;
+    const b = beta !== undefined ? args[inputs.length - 1] as tf.Tensor : undefined;
+    let y = g !== undefined ? tf.mul(a, g) : a;
+    if (b !== undefined) y = tf.add(y, b);
+    save(g !== undefined ? [a, g] : []);
+    return {
+      value: y === a ? tf.clone(a) : y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const grads: tf.Tensor[] = [];
+        if (g !== undefined) {
+          const [xs, gs] = saved;
+          grads.push(tf.mul(dy, gs), sumToChannels(tf.mul(dy, xs)));
+        } else {
+          grads.push(dy);
+        }
+        if (b !== undefined) grads.push(sumToChannels(dy));
+        return grads;
+      },
+    };
+  });
+  return f(...inputs);
 }
 
 /**
@@ -120,16 +287,18 @@ export function batchNormTraining(x: tf.Tensor, options: BatchNormOptions = {}):
     const channels = x.shape[x.rank - 1];
     assertChannelParam(op, 'gamma', options.gamma, channels);
     assertChannelParam(op, 'beta', options.beta, channels);
-    const { mean, centered, variance } = centeredMoments(view, [1]);
-    let scale = tf.rsqrt(tf.add(variance, tf.scalar(backendSafeEpsilon(eps))));
-    if (options.gamma !== undefined) scale = tf.mul(scale, options.gamma);
-    let y = tf.mul(centered, scale);
-    if (options.beta !== undefined) y = tf.add(y, options.beta);
-    return {
-      y: tf.reshape(y, x.shape),
-      mean: tf.reshape(tf.mean(mean, [0, 1]), [channels]) as tf.Tensor1D,
-      variance: tf.reshape(tf.mean(variance, [0, 1]), [channels]) as tf.Tensor1D,
-    };
+    let moments: RowMoments | undefined;
+    const xhat = standardizeRows(view, channels, backendSafeEpsilon(eps), (m) => { moments = m; });
+    const { mean, variance } = moments as RowMoments;
+    try {
+      return {
+        y: channelAffineRows(tf.reshape(xhat, x.shape), options.gamma, options.beta),
+        mean: tf.reshape(tf.mean(mean, [0, 1]), [channels]) as tf.Tensor1D,
+        variance: tf.reshape(tf.mean(variance, [0, 1]), [channels]) as tf.Tensor1D,
+      };
+    } finally {
+      tf.dispose([mean, variance]);
+    }
   });
 }
 
@@ -180,7 +349,7 @@ export function batchNormInference(x: tf.Tensor, options: BatchNormInferenceOpti
     if (options.gamma !== undefined) scale = tf.mul(scale, options.gamma);
     let shift = tf.neg(tf.mul(options.movingMean, scale));
     if (options.beta !== undefined) shift = tf.add(shift, options.beta);
-    return tf.add(tf.mul(x, scale), shift);
+    return channelAffineRows(x, scale, shift);
   });
 }
 
@@ -241,28 +410,26 @@ export function batchRenormTraining(x: tf.Tensor, options: BatchRenormOptions): 
     if (typeof rMax !== 'number' || !Number.isFinite(rMax) || rMax < 1) throw argumentError(op, 'rMax', rMax, 'a finite number >= 1');
     if (typeof dMax !== 'number' || !Number.isFinite(dMax) || dMax < 0) throw argumentError(op, 'dMax', dMax, 'a finite number >= 0');
 
-    const epsilon = tf.scalar(backendSafeEpsilon(eps));
-    const { mean, centered, variance } = centeredMoments(view, [1]);
-    const sigmaB = tf.sqrt(tf.add(variance, epsilon));
-    const sigmaMov = tf.sqrt(tf.add(options.movingVariance, epsilon));
-    const r = stopGradient(tf.clipByValue(tf.div(sigmaB, sigmaMov), 1 / rMax, rMax));
-    const d = stopGradient(tf.clipByValue(tf.div(tf.sub(mean, options.movingMean), sigmaMov), -dMax, dMax));
-    // y = gamma * (centered * r / sigmaB + d) + beta = centered * scale + shift, with [groups,1,C] factors.
-    let scale = tf.div(r, sigmaB);
-    let shift = d;
-    if (options.gamma !== undefined) {
-      scale = tf.mul(scale, options.gamma);
-      shift = tf.mul(shift, options.gamma);
+    const epsilon = backendSafeEpsilon(eps);
+    let moments: RowMoments | undefined;
+    const xhat = standardizeRows(view, channels, epsilon, (m) => { moments = m; });
+    const { mean, variance } = moments as RowMoments;
+    try {
+      // r and d: from moments computed off the tape, and cut from the moving statistics' gradient.
+      const sigmaMov = tf.sqrt(tf.add(options.movingVariance, epsilon));
+      const r = stopGradient(tf.clipByValue(tf.div(tf.sqrt(tf.add(variance, epsilon)), sigmaMov), 1 / rMax, rMax)); // [G,1,C]
+      const d = stopGradient(tf.clipByValue(tf.div(tf.sub(mean, options.movingMean), sigmaMov), -dMax, dMax));
+      const renormed = rowwise(tf.add, rowwise(tf.mul, xhat, r), d);
+      return {
+        y: channelAffineRows(tf.reshape(renormed, x.shape), options.gamma, options.beta),
+        mean: tf.reshape(tf.mean(mean, [0, 1]), [channels]) as tf.Tensor1D,
+        variance: tf.reshape(tf.mean(variance, [0, 1]), [channels]) as tf.Tensor1D,
+        r: tf.reshape(r, [groups, channels]) as tf.Tensor2D,
+        d: tf.reshape(d, [groups, channels]) as tf.Tensor2D,
+      };
+    } finally {
+      tf.dispose([mean, variance]);
     }
-    if (options.beta !== undefined) shift = tf.add(shift, options.beta);
-    const y = tf.add(tf.mul(centered, scale), shift);
-    return {
-      y: tf.reshape(y, x.shape),
-      mean: tf.reshape(tf.mean(mean, [0, 1]), [channels]) as tf.Tensor1D,
-      variance: tf.reshape(tf.mean(variance, [0, 1]), [channels]) as tf.Tensor1D,
-      r: tf.reshape(r, [groups, channels]) as tf.Tensor2D,
-      d: tf.reshape(d, [groups, channels]) as tf.Tensor2D,
-    };
   });
 }
 

@@ -4,7 +4,7 @@
  * @module
  */
 import { tf } from '../engine.js';
-import { centeredMoments } from './batch_norm.js';
+import { channelAffineRows, inverseStdRows, rowwise } from './batch_norm.js';
 import { groupView } from './group_norm.js';
 import { assertChannelParam, assertPositive, assertRank, backendSafeEpsilon } from './validate.js';
 
@@ -43,14 +43,10 @@ export function evoNormS0(x: tf.Tensor, options: EvoNormS0Options = {}): tf.Tens
   assertChannelParam(op, 'beta', options.beta, channels);
   assertChannelParam(op, 'v', options.v, channels);
   return tf.tidy(() => {
-    const { view, paramShape } = groupView(op, x, options.groups, 'groups', true);
-    const { variance } = centeredMoments(view, [1, 3]);
-    const gate = tf.sigmoid(options.v === undefined ? x : tf.mul(x, options.v));
-    const numerator = tf.reshape(tf.mul(x, gate), view.shape);
-    let scale = tf.rsqrt(tf.add(variance, tf.scalar(backendSafeEpsilon(eps)))); // [B,1,G,1]
-    if (options.gamma !== undefined) scale = tf.mul(scale, tf.reshape(options.gamma, paramShape));
-    let y = tf.mul(numerator, scale);
-    if (options.beta !== undefined) y = tf.add(y, tf.reshape(options.beta, paramShape));
-    return tf.reshape(y, x.shape);
+    const { view, groups } = groupView(op, x, options.groups, 'groups', true);
+    const inv = inverseStdRows(view, groups, backendSafeEpsilon(eps)); // [B,1,C]
+    const gate = tf.sigmoid(options.v === undefined ? view : channelAffineRows(view, options.v));
+    const y = rowwise(tf.mul, tf.mul(view, gate), inv);
+    return channelAffineRows(tf.reshape(y, x.shape), options.gamma, options.beta);
   });
 }

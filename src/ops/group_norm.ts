@@ -4,14 +4,15 @@
  * GFRN / LFRN ablations (Table 3: the same groups, no mean subtraction, uncentered second moment).
  * METHODS.md §1 and §2. No statistic crosses samples: all of these are batch independent.
  *
- * The grouping is a `[B, H·W, G, C/G]` view of the NHWC input (rank 4, so no rank-5 gradient is needed;
- * TFJS.md), with statistics over axes 1 and 3 and per-channel parameters broadcast as `[G, C/G]`.
+ * Each sample is a `[H·W, C]` slice of a `[B, H·W, C]` view of the NHWC input, with statistics over its rows
+ * and over groups of C/G consecutive channels (no rank-5 view, whose tile gradient TF.js lacks; TFJS.md),
+ * computed by the row primitives of `batch_norm.ts` (stable moments, matmul reductions, analytic gradients).
  * @module
  */
 import { tf } from '../engine.js';
-import { centeredMoments } from './batch_norm.js';
-import { channelAffine, FRN_DEFAULT_EPSILON, secondMomentScale } from './filter_response_norm.js';
-import { argumentError, assertChannelParam, assertGroups, assertInteger, assertPositive, assertRank, backendSafeEpsilon } from './validate.js';
+import { channelAffineRows, meanRows, rowwise, standardizeRows } from './batch_norm.js';
+import { FRN_DEFAULT_EPSILON } from './filter_response_norm.js';
+import { argumentError, assertChannelParam, assertGroups, assertInteger, assertPositive, assertRank, assertScalarParam, backendSafeEpsilon } from './validate.js';
 
 /** Default epsilon of GroupNorm / LayerNorm / InstanceNorm (Wu & He 2018; PyTorch). */
 export const GN_DEFAULT_EPSILON = 1e-5;
@@ -46,17 +47,15 @@ export interface GroupNormOptions {
 /** Options of {@link layerNorm} and {@link instanceNorm}. */
 export type LayerNormOptions = Omit<GroupNormOptions, 'groups'>;
 
-/** A checked `[B, H·W, G, C/G]` view of `x`. @internal */
+/** A checked `[B, H·W, C]` view of `x` and its group count. @internal */
 export interface GroupView {
   view: tf.Tensor;
   groups: number;
-  /** `[G, C/G]`: the shape per-channel parameters take to broadcast against the view. */
-  paramShape: [number, number];
 }
 
 /**
- * Checks `x` (rank 2 or 4) and `groups` and reshapes `x` to `[B, H·W, G, C/G]` (`[B, 1, G, C/G]` for dense
- * input). With `requireSpread`, a group holding a single value per sample (`H·W·C/G = 1`, whose variance is
+ * Checks `x` (rank 2 or 4) and `groups` and reshapes `x` to `[B, H·W, C]` (`[B, 1, C]` for dense input).
+ * With `requireSpread`, a group holding a single value per sample (`H·W·C/G = 1`, whose variance is
  * identically 0) is an error that names `blame`. @internal
  */
 export function groupView(op: string, x: tf.Tensor, groups: number | undefined, blame: string, requireSpread: boolean): GroupView {
@@ -72,7 +71,7 @@ export function groupView(op: string, x: tf.Tensor, groups: number | undefined, 
       `groups with at least 2 values per sample (H·W·C/G = ${spatial}·${perGroup} = 1 here: the variance is 0 and ` +
       'the output would be the constant beta); use fewer groups or a larger map');
   }
-  return { view: tf.reshape(x, [x.shape[0], spatial, g, perGroup]), groups: g, paramShape: [g, perGroup] };
+  return { view: tf.reshape(x, [x.shape[0], spatial, channels]), groups: g };
 }
 
 /** Centred group standardisation plus per-channel affine, shared by GN, LN and IN. */
@@ -84,13 +83,9 @@ function groupStandardize(op: string, x: tf.Tensor, groups: number | undefined, 
   assertChannelParam(op, 'gamma', options.gamma, channels);
   assertChannelParam(op, 'beta', options.beta, channels);
   return tf.tidy(() => {
-    const { view, paramShape } = groupView(op, x, groups, blame, true);
-    const { centered, variance } = centeredMoments(view, [1, 3]);
-    let scale = tf.rsqrt(tf.add(variance, tf.scalar(backendSafeEpsilon(eps)))); // [B,1,G,1]
-    if (options.gamma !== undefined) scale = tf.mul(scale, tf.reshape(options.gamma, paramShape));
-    let y = tf.mul(centered, scale);
-    if (options.beta !== undefined) y = tf.add(y, tf.reshape(options.beta, paramShape));
-    return tf.reshape(y, x.shape);
+    const { view, groups: g } = groupView(op, x, groups, blame, true);
+    const xhat = standardizeRows(view, g, backendSafeEpsilon(eps));
+    return channelAffineRows(tf.reshape(xhat, x.shape), options.gamma, options.beta);
   });
 }
 
@@ -167,12 +162,17 @@ export function layerResponseNorm(x: tf.Tensor, options: LayerResponseNormOption
 
 function responseNorm(op: string, x: tf.Tensor, groups: number | undefined, options: LayerResponseNormOptions): tf.Tensor {
   assertRank(op, 'x', x, [2, 4]);
+  const eps = options.eps ?? FRN_DEFAULT_EPSILON;
+  assertPositive(op, 'eps', eps);
+  assertScalarParam(op, 'learnedEps', options.learnedEps);
   const channels = x.shape[x.rank - 1];
   assertChannelParam(op, 'gamma', options.gamma, channels);
   assertChannelParam(op, 'beta', options.beta, channels);
   return tf.tidy(() => {
-    const { view } = groupView(op, x, groups, 'groups', false);
-    const { scaled } = secondMomentScale(op, view, [1, 3], options.eps ?? FRN_DEFAULT_EPSILON, options.learnedEps);
-    return channelAffine(op, tf.reshape(scaled, x.shape), options.gamma, options.beta);
+    const { view, groups: g } = groupView(op, x, groups, 'groups', false);
+    let epsilon: tf.Tensor = tf.scalar(backendSafeEpsilon(eps));
+    if (options.learnedEps !== undefined) epsilon = tf.add(epsilon, tf.abs(tf.reshape(options.learnedEps, [])));
+    const inv = tf.rsqrt(tf.add(meanRows(tf.square(view), g), epsilon)); // [B,1,C], uncentered second moment
+    return channelAffineRows(tf.reshape(rowwise(tf.mul, view, inv), x.shape), options.gamma, options.beta);
   });
 }

@@ -1,8 +1,27 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
+import '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../../src/engine.js';
 import { batchNorm, batchNormInference, batchNormTraining, batchRenormClipSchedule, batchRenormTraining, stopGradient } from '../../src/ops/batch_norm.js';
 import { Arr, assertClose, assertNoLeak, autodiffGrads, finiteDifferenceGrads, randn, tensor, useCpu, values } from '../helpers.js';
+
+/**
+ * The ops take other code paths on `cpu` (matmul reductions and expansions) than elsewhere (`tf.sum`,
+ * broadcasting): reference cases run on both `cpu` and `wasm`.
+ */
+const BACKENDS = ['cpu', 'wasm'] as const;
+
+/** Runs `fn` on `backend`, then returns to `cpu`. */
+async function onBackend(backend: string, fn: () => void): Promise<void> {
+  assert.ok(await tf.setBackend(backend), `backend ${backend} initialises`);
+  await tf.ready();
+  assert.equal(tf.getBackend(), backend);
+  try {
+    fn();
+  } finally {
+    await tf.setBackend('cpu');
+  }
+}
 
 /** The values a float32 tensor actually holds, as float64 (so references see what the op sees). */
 function f32(a: Arr): Arr {
@@ -107,8 +126,8 @@ describe('batchNorm / batchNormTraining', () => {
     { name: 'offset 1e3 with spread 1', shape: [2, 4, 4, 2], shift: 1e3, eps: 1e-5 },
   ];
 
-  for (const [k, tc] of cases.entries()) {
-    it(`matches the float64 reference and its finite-difference gradients: ${tc.name}`, () => {
+  for (const backend of BACKENDS) for (const [k, tc] of cases.entries()) {
+    it(`${backend}: matches the float64 reference and its finite-difference gradients: ${tc.name}`, () => onBackend(backend, () => {
       const C = tc.shape[tc.shape.length - 1];
       const groupSize = tc.groupSize ?? tc.shape[0];
       const eps = tc.eps ?? 1e-3;
@@ -131,7 +150,20 @@ describe('batchNorm / batchNormTraining', () => {
       const want = finiteDifferenceGrads(ref, [x.data, gamma.data, beta.data], dy.data);
       got.forEach((g, i) => assertClose(g, want[i], 1e-4, `d/d${GRAD_NAMES[i]}`));
       tf.dispose([...ts, dyT]);
-    });
+    }));
+  }
+
+  for (const backend of BACKENDS) {
+    it(`${backend}: keeps 1e-4 accuracy for a large population with offset 1e3 and spread 1 (float32 sums)`, () => onBackend(backend, () => {
+      const shape = [8, 32, 32, 2];
+      for (const [groupSize, seed] of [[8, 1], [2, 2]]) {
+        const x = f32(randn(shape, 90 + seed, 1, 1e3));
+        const ones = Float64Array.of(1, 1), zeros = new Float64Array(2);
+        const y = batchNorm(tensor(x), { eps: 1e-5, groupSize });
+        assertClose(values(y), bnReference(x.data, shape, ones, zeros, 1e-5, groupSize), 1e-4, `groupSize ${groupSize}`);
+        y.dispose();
+      }
+    }));
   }
 
   it('depends on the other images of its normalization group, and only on those', () => {
@@ -186,8 +218,8 @@ describe('batchNorm / batchNormTraining', () => {
 describe('batchNormInference', () => {
   before(useCpu);
 
-  for (const shape of [[2, 3, 3, 4], [3, 5]]) {
-    it(`= gamma (x - movingMean) / sqrt(movingVariance + eps) + beta, with gradients, shape [${shape}]`, () => {
+  for (const backend of BACKENDS) for (const shape of [[2, 3, 3, 4], [3, 5]]) {
+    it(`${backend}: = gamma (x - movingMean) / sqrt(movingVariance + eps) + beta, with gradients, shape [${shape}]`, () => onBackend(backend, () => {
       const C = shape[shape.length - 1];
       const x = f32(randn(shape, 11, 2, 0.5)), gamma = f32(randn([C], 12, 0.5, 1)), beta = f32(randn([C], 13));
       const mm = f32(randn([C], 14)), mv = f32({ data: randn([C], 15).data.map((v) => Math.exp(v)), shape: [C] });
@@ -204,7 +236,7 @@ describe('batchNormInference', () => {
       const got = autodiffGrads(op, ts, tensor(dy));
       const want = finiteDifferenceGrads(ref, inputs.map((a) => a.data), dy.data);
       got.forEach((g, i) => assertClose(g, want[i], 1e-4, `d/d${GRAD_NAMES[i]}`));
-    });
+    }));
   }
 
   it('is independent of the other samples and leaks nothing', () => {
@@ -243,12 +275,12 @@ describe('batchRenormTraining', () => {
     };
   };
 
-  for (const tc of [
+  for (const backend of BACKENDS) for (const tc of [
     { name: 'conv map, groupSize 2, clips active', shape: [4, 3, 3, 3], groupSize: 2, rMax: 1.5, dMax: 0.5 },
     { name: 'dense, whole batch, clips active', shape: [6, 4], groupSize: undefined, rMax: 1.2, dMax: 0.25 },
     { name: 'conv map, wide clips', shape: [2, 3, 3, 2], groupSize: 1, rMax: 100, dMax: 100 },
   ]) {
-    it(`matches the float64 reference; gradients treat r and d as constants: ${tc.name}`, () => {
+    it(`${backend}: matches the float64 reference; gradients treat r and d as constants: ${tc.name}`, () => onBackend(backend, () => {
       const { x, gamma, beta, mm, mv, dy } = renormCase(tc.shape, 50);
       const eps = 1e-3;
       const groupSize = tc.groupSize ?? tc.shape[0];
@@ -277,7 +309,7 @@ describe('batchRenormTraining', () => {
       // The moving statistics enter only through r and d: no gradient reaches them.
       assert.ok(got[3].every((v) => v === 0) && got[4].every((v) => v === 0), 'no gradient through r and d');
       tf.dispose([...ts, dyT]);
-    });
+    }));
   }
 
   it('with rMax = 1, dMax = 0 is batchNorm, forward and backward', () => {

@@ -1,8 +1,27 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
+import '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../../src/engine.js';
 import { evoNormS0 } from '../../src/ops/evo_norm.js';
 import { Arr, assertClose, assertNoLeak, autodiffGrads, finiteDifferenceGrads, randn, tensor, useCpu, values } from '../helpers.js';
+
+/**
+ * The ops take other code paths on `cpu` (matmul reductions and expansions) than elsewhere (`tf.sum`,
+ * broadcasting): reference cases run on both `cpu` and `wasm`.
+ */
+const BACKENDS = ['cpu', 'wasm'] as const;
+
+/** Runs `fn` on `backend`, then returns to `cpu`. */
+async function onBackend(backend: string, fn: () => void): Promise<void> {
+  assert.ok(await tf.setBackend(backend), `backend ${backend} initialises`);
+  await tf.ready();
+  assert.equal(tf.getBackend(), backend);
+  try {
+    fn();
+  } finally {
+    await tf.setBackend('cpu');
+  }
+}
 
 function f32(a: Arr): Arr {
   return { data: Float64Array.from(Float32Array.from(a.data)), shape: a.shape };
@@ -45,8 +64,8 @@ describe('evoNormS0', () => {
     { name: 'offset 1e3 with spread 1', shape: [2, 3, 3, 2], groups: 1, shift: 1e3 },
   ];
 
-  for (const [k, tc] of cases.entries()) {
-    it(`matches the float64 reference and its finite-difference gradients: ${tc.name}`, () => {
+  for (const backend of BACKENDS) for (const [k, tc] of cases.entries()) {
+    it(`${backend}: matches the float64 reference and its finite-difference gradients: ${tc.name}`, () => onBackend(backend, () => {
       const C = tc.shape[tc.shape.length - 1];
       const eps = tc.eps ?? 1e-5;
       // v is scaled against x so that sigmoid(v x) stays away from saturation and the test sees its curvature.
@@ -67,7 +86,20 @@ describe('evoNormS0', () => {
       const want = finiteDifferenceGrads(ref, inputs.map((a) => a.data), dy.data);
       ['x', 'gamma', 'beta', 'v'].forEach((name, i) => assertClose(got[i], want[i], 1e-4, `d/d${name}`));
       tf.dispose([...ts, dyT]);
-    });
+    }));
+  }
+
+  for (const backend of BACKENDS) {
+    it(`${backend}: keeps 1e-4 accuracy for large groups with offset 1e3 and spread 1 (float32 sums)`, () => onBackend(backend, () => {
+      const shape = [2, 64, 64, 2];
+      const x = f32(randn(shape, 60, 1, 1e3));
+      const ones = Float64Array.of(1, 1), zeros = new Float64Array(2);
+      // v = 1e-3 keeps sigmoid(v x) near sigmoid(1), where the numerator varies with x.
+      const v = Float64Array.of(1e-3, 1e-3);
+      const y = evoNormS0(tensor(x), { groups: 1, v: tensor({ data: v, shape: [2] }) });
+      assertClose(values(y), evoReference(x.data, shape, 1, ones, zeros, v, 1e-5), 1e-4, 'offset 1e3');
+      y.dispose();
+    }));
   }
 
   it('defaults: v = 1, gamma = 1, beta = 0, eps = 1e-5, groups = defaultGroups(C)', () => {

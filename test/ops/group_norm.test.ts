@@ -1,8 +1,27 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
+import '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../../src/engine.js';
 import { defaultGroups, groupNorm, groupResponseNorm, instanceNorm, layerNorm, layerResponseNorm } from '../../src/ops/group_norm.js';
 import { Arr, assertClose, assertNoLeak, autodiffGrads, finiteDifferenceGrads, randn, tensor, useCpu, values } from '../helpers.js';
+
+/**
+ * The ops take other code paths on `cpu` (matmul reductions and expansions) than elsewhere (`tf.sum`,
+ * broadcasting): reference cases run on both `cpu` and `wasm`.
+ */
+const BACKENDS = ['cpu', 'wasm'] as const;
+
+/** Runs `fn` on `backend`, then returns to `cpu`. */
+async function onBackend(backend: string, fn: () => void): Promise<void> {
+  assert.ok(await tf.setBackend(backend), `backend ${backend} initialises`);
+  await tf.ready();
+  assert.equal(tf.getBackend(), backend);
+  try {
+    fn();
+  } finally {
+    await tf.setBackend('cpu');
+  }
+}
 
 /** The values a float32 tensor actually holds, as float64. */
 function f32(a: Arr): Arr {
@@ -111,22 +130,35 @@ describe('groupNorm / layerNorm / instanceNorm', () => {
     { name: 'GN, large magnitudes 1e3', shape: [2, 3, 3, 4], groups: 2, scale: 1e3 },
     { name: 'GN, offset 1e3 with spread 1', shape: [2, 4, 4, 4], groups: 4, shift: 1e3 },
   ];
-  for (const [k, tc] of cases.entries()) {
-    it(`groupNorm matches the float64 reference and its finite-difference gradients: ${tc.name}`, () => {
-      checkAgainstReference((x, p) => groupNorm(x, { ...p, groups: tc.groups }), tc.shape, tc.groups, true, 100 + 10 * k, { scale: tc.scale, shift: tc.shift, eps: 1e-5 });
-    });
+  for (const backend of BACKENDS) {
+    for (const [k, tc] of cases.entries()) {
+      it(`${backend}: groupNorm matches the float64 reference and its finite-difference gradients: ${tc.name}`, () => onBackend(backend, () => {
+        checkAgainstReference((x, p) => groupNorm(x, { ...p, groups: tc.groups }), tc.shape, tc.groups, true, 100 + 10 * k, { scale: tc.scale, shift: tc.shift, eps: 1e-5 });
+      }));
+    }
+
+    it(`${backend}: layerNorm = one group over (H, W, C), with gradients; also dense and B = 1`, () => onBackend(backend, () => {
+      checkAgainstReference(layerNorm, [2, 3, 2, 3], 1, true, 200, { eps: 1e-5 });
+      checkAgainstReference(layerNorm, [3, 5], 1, true, 210, { eps: 1e-5 });
+      checkAgainstReference(layerNorm, [1, 2, 2, 3], 1, true, 220, { eps: 1e-3, scale: 1e3 });
+    }));
+
+    it(`${backend}: instanceNorm = one channel per group over (H, W), with gradients; also B = 1 and 1e-4 magnitudes`, () => onBackend(backend, () => {
+      checkAgainstReference(instanceNorm, [2, 3, 3, 3], 3, true, 300, { eps: 1e-5 });
+      checkAgainstReference(instanceNorm, [1, 2, 3, 2], 2, true, 310, { eps: 1e-5, scale: 1e-4 });
+    }));
+
+    it(`${backend}: keeps 1e-4 accuracy for large groups with offset 1e3 and spread 1 (float32 sums)`, () => onBackend(backend, () => {
+      const shape = [2, 64, 64, 4];
+      const x = f32(randn(shape, 230, 1, 1e3));
+      const ones = new Float64Array(4).fill(1), zeros = new Float64Array(4);
+      for (const groups of [1, 2]) {
+        const y = groupNorm(tensor(x), { groups });
+        assertClose(values(y), groupReference(x.data, shape, groups, ones, zeros, 1e-5, true), 1e-4, `groups ${groups}`);
+        y.dispose();
+      }
+    }));
   }
-
-  it('layerNorm = one group over (H, W, C), with gradients; also dense and B = 1', () => {
-    checkAgainstReference(layerNorm, [2, 3, 2, 3], 1, true, 200, { eps: 1e-5 });
-    checkAgainstReference(layerNorm, [3, 5], 1, true, 210, { eps: 1e-5 });
-    checkAgainstReference(layerNorm, [1, 2, 2, 3], 1, true, 220, { eps: 1e-3, scale: 1e3 });
-  });
-
-  it('instanceNorm = one channel per group over (H, W), with gradients; also B = 1 and 1e-4 magnitudes', () => {
-    checkAgainstReference(instanceNorm, [2, 3, 3, 3], 3, true, 300, { eps: 1e-5 });
-    checkAgainstReference(instanceNorm, [1, 2, 3, 2], 2, true, 310, { eps: 1e-5, scale: 1e-4 });
-  });
 
   it('uses defaultGroups(C) when groups is omitted', () => {
     const shape = [2, 2, 2, 48];
@@ -187,17 +219,19 @@ describe('groupResponseNorm / layerResponseNorm (GFRN / LFRN)', () => {
     { name: 'GFRN, tiny magnitudes 1e-4', shape: [2, 3, 3, 4], groups: 2, scale: 1e-4, eps: 1e-10 },
     { name: 'GFRN, large magnitudes 1e3', shape: [2, 3, 3, 4], groups: 2, scale: 1e3 },
   ];
-  for (const [k, tc] of cases.entries()) {
-    it(`groupResponseNorm matches the float64 reference and its finite-difference gradients: ${tc.name}`, () => {
-      checkAgainstReference((x, p) => groupResponseNorm(x, { ...p, groups: tc.groups }), tc.shape, tc.groups, false, 400 + 10 * k,
-        { scale: tc.scale, eps: tc.eps ?? 1e-6, learned: tc.learned });
-    });
-  }
+  for (const backend of BACKENDS) {
+    for (const [k, tc] of cases.entries()) {
+      it(`${backend}: groupResponseNorm matches the float64 reference and its finite-difference gradients: ${tc.name}`, () => onBackend(backend, () => {
+        checkAgainstReference((x, p) => groupResponseNorm(x, { ...p, groups: tc.groups }), tc.shape, tc.groups, false, 400 + 10 * k,
+          { scale: tc.scale, eps: tc.eps ?? 1e-6, learned: tc.learned });
+      }));
+    }
 
-  it('layerResponseNorm = GFRN with one group, with gradients (incl. learned eps)', () => {
-    checkAgainstReference(layerResponseNorm, [2, 3, 2, 3], 1, false, 500, { eps: 1e-6 });
-    checkAgainstReference(layerResponseNorm, [3, 4], 1, false, 510, { eps: 1e-6, learned: 1e-4 });
-  });
+    it(`${backend}: layerResponseNorm = GFRN with one group, with gradients (incl. learned eps)`, () => onBackend(backend, () => {
+      checkAgainstReference(layerResponseNorm, [2, 3, 2, 3], 1, false, 500, { eps: 1e-6 });
+      checkAgainstReference(layerResponseNorm, [3, 4], 1, false, 510, { eps: 1e-6, learned: 1e-4 });
+    }));
+  }
 
   it('is batch independent and scale invariant; uses defaultGroups(C) when groups is omitted', () => {
     assertBatchIndependent((x) => groupResponseNorm(x, { groups: 2 }), [3, 3, 3, 4]);
