@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Independent PyTorch cross-check of batchfree's training stack (issue: the papers' experiments).
 
-Trains the recipe of a JSON file (default bench/recipes/fashion_isolating.json) in PyTorch 1.13 (Debian's
+Trains the recipe of a JSON file (default recipes/fashion_isolating.json) in PyTorch 1.13 (Debian's
 python3-torch, CPU), for BN normalising groups of g images inside the global batch ("ghost" BN) and FRN+TLU, and
 writes the final test accuracies. batchfree's sweep of the same recipe must agree within 1.5 points per cell.
 Not a dependency of batchfree: run it by hand with /usr/bin/python3.
@@ -81,8 +81,8 @@ class FRNTLU(nn.Module):
 
 def norm_act(method, c, recipe):
     kind, _, g = method.partition(":")
-    if kind == "bn":
-        return nn.Sequential(GhostBatchNorm(c, int(g), recipe["bn"]["eps"], recipe["bn"]["momentum"]), nn.ReLU())
+    if kind == "bn":  # Keras/TF.js defaults, as batchfree's BatchNormalization layer
+        return nn.Sequential(GhostBatchNorm(c, int(g), 1e-3, 0.99), nn.ReLU())
     if kind == "frn":
         return FRNTLU(c)
     raise ValueError(method)
@@ -128,8 +128,9 @@ class ResNetV2(nn.Module):
 
 
 def lr_at(step, total, steps_per_epoch, recipe):
-    peak = recipe["optimizer"]["lr"]
-    warm = int(round(recipe["schedule"]["warmupEpochs"] * steps_per_epoch))
+    assert recipe["warmupShape"] == "linear" and recipe["schedule"] == "cosine", "only linear warm-up + cosine decay here"
+    peak = recipe["lr"]
+    warm = int(round(recipe["warmupEpochs"] * steps_per_epoch))
     if step < warm:
         return peak * (step + 1) / warm
     t = (step - warm) / max(1, total - warm)
@@ -141,11 +142,12 @@ def train(method, seed, recipe, data, threads):
     torch.manual_seed(seed)
     x, y, xt, yt = data
     model = ResNetV2(recipe["depth"], recipe["widths"], method, recipe)
+    assert recipe["decayFilter"] == "kernels-only" and recipe["augment"] == "none"
     decayed = [p for n, p in model.named_parameters() if p.dim() > 1]
     others = [p for n, p in model.named_parameters() if p.dim() <= 1]
-    opt = torch.optim.SGD([{"params": decayed, "weight_decay": recipe["optimizer"]["weightDecay"]},
-                           {"params": others, "weight_decay": 0.0}], lr=recipe["optimizer"]["lr"],
-                          momentum=recipe["optimizer"]["momentum"], nesterov=recipe["optimizer"]["nesterov"])
+    opt = torch.optim.SGD([{"params": decayed, "weight_decay": recipe["weightDecay"]},
+                           {"params": others, "weight_decay": 0.0}], lr=recipe["lr"],
+                          momentum=recipe["momentum"], nesterov=recipe["nesterov"])
     bs = recipe["batchSize"]
     steps_per_epoch = len(x) // bs
     total = steps_per_epoch * recipe["epochs"]
@@ -179,14 +181,14 @@ def evaluate(model, xt, yt):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--recipe", default=os.path.join(HERE, "recipes", "fashion_isolating.json"))
+    ap.add_argument("--recipe", default=os.path.join(HERE, "..", "recipes", "fashion_isolating.json"))
     ap.add_argument("--methods", default="bn:2,bn:32,frn")
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=".bench/torch_crosscheck.json")
     args = ap.parse_args()
-    recipe = json.load(open(args.recipe))
+    recipe = json.load(open(args.recipe))["train"]
     data = load_fashion(args.data_dir, recipe.get("trainSubset"))
     runs = []
     for method in args.methods.split(","):

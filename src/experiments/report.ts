@@ -141,3 +141,39 @@ ${charts.map((svg) => `<figure>${svg}</figure>`).join('\n')}
 </body></html>
 `;
 }
+
+/** Channel-wise linearity of the activation by depth, one line per normalization with its interval. */
+export function linearityChartSpec(plots: PowerPlot[]): TopLevelSpec {
+  const values = plots.flatMap((p) => p.linearity.mean.map((v, l) => ({ norm: p.norm, layer: l + 1, linearity: v, low: p.linearity.low[l], high: p.linearity.high[l] })));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: 'Channel-wise linearity of the activation by depth (1 = acts as an affine map)',
+    width: 520, height: 260,
+    data: { values },
+    encoding: { x: { field: 'layer', type: 'quantitative', title: 'depth' }, color: { field: 'norm', type: 'nominal' } },
+    layer: [
+      { mark: { type: 'errorband', opacity: 0.15 }, encoding: { y: { field: 'low', type: 'quantitative', title: 'R² of the best affine fit', scale: { zero: false } }, y2: { field: 'high' } } },
+      { mark: 'line', encoding: { y: { field: 'linearity', type: 'quantitative' } } },
+    ],
+  } as TopLevelSpec;
+}
+
+/** A self-contained HTML page of random-net power plots (PN paper Fig. 2, top row) with a table of shares. */
+export async function renderPowerReport(plots: PowerPlot[], notes: string[] = []): Promise<string> {
+  const depth = Math.max(...plots.map((p) => p.depth));
+  const at = [1, Math.ceil(depth / 4), Math.ceil(depth / 2), depth].filter((v, i, a) => a.indexOf(v) === i);
+  const rows = plots.map((p) => `<tr><th>${escapeHtml(p.norm)}</th>${at.map((l) => `<td>${p.shares[0].mean[l - 1]?.toFixed(3) ?? '–'}</td>`).join('')}` +
+    `${at.map((l) => `<td>${((p.shares[1].mean[l - 1] ?? NaN) + (p.shares[3].mean[l - 1] ?? NaN)).toFixed(3)}</td>`).join('')}<td>${p.linearity.mean[p.depth - 1].toFixed(3)}</td></tr>`);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Power plots</title>
+<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}th:first-child{text-align:left}</style></head><body>
+<h1>Power decomposition of random nets</h1>
+<ul>${notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>
+<table><thead><tr><th rowspan="2">norm</th><th colspan="${at.length}">share of term (1), dataset-scale, at depth</th><th colspan="${at.length}">share of terms (2)+(4), instance variability</th><th rowspan="2">linearity at depth ${depth}</th></tr>
+<tr>${at.map((l) => `<th>${l}</th>`).join('')}${at.map((l) => `<th>${l}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>
+<figure>${await renderSvg(powerPlotSpec(plots))}</figure>
+<figure>${await renderSvg(linearityChartSpec(plots))}</figure>
+</body></html>
+`;
+}

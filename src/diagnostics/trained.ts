@@ -1,0 +1,43 @@
+/**
+ * Power decomposition of a trained network (PN paper Fig. 2, bottom row): the outputs of each normalization layer
+ * of a model on a set of inputs, decomposed with eq. 5, layer by layer in model order. Browser-safe.
+ * @module
+ */
+import { tf, tfl } from '../engine.js';
+import { argumentError } from '../ops/validate.js';
+import { powerDecomposition } from './power_decomposition.js';
+
+/** Class names of the layers whose outputs are measured: batchfree's normalization layers and TF.js' BN. */
+export const NORMALIZATION_CLASS_NAMES: readonly string[] = [
+  'batchfree>BatchNormalization', 'batchfree>BatchRenormalization', 'batchfree>GroupNormalization',
+  'batchfree>LayerNormalizationHWC', 'batchfree>InstanceNormalization', 'batchfree>FilterResponseNormalization',
+  'batchfree>GroupResponseNormalization', 'batchfree>LayerResponseNormalization', 'batchfree>EvoNormS0', 'BatchNormalization',
+];
+
+/** One measured layer. */
+export interface LayerPower {
+  layer: string;
+  className: string;
+  /** Shares of the four terms of eq. 5, averaged over channels. */
+  shares: [number, number, number, number];
+}
+
+/**
+ * Decomposes the power of every rank-4 normalization-layer output of `model` on `inputs` (inference mode).
+ * The layers' outputs include their affine transform, when they have one (PN's norms have none): a trained
+ * network's `gamma`, `beta` act per channel, which moves term (1) but not the collapse the paper describes.
+ * @param inputs `[N,H,W,C]`, N ≥ 2, standardized as in training.
+ */
+export function trainedPowerDecomposition(model: tfl.LayersModel, inputs: tf.Tensor4D): LayerPower[] {
+  const norms = model.layers.filter((l) => NORMALIZATION_CLASS_NAMES.includes(l.getClassName()));
+  const maps = norms.filter((l) => (l.output as tfl.SymbolicTensor).shape.length === 4);
+  if (maps.length === 0) throw argumentError('trainedPowerDecomposition', 'model', model.name, 'a model with normalization layers on feature maps');
+  const probe = tfl.model({ inputs: model.inputs, outputs: maps.map((l) => l.output as tfl.SymbolicTensor) });
+  const outs = probe.predict(inputs) as tf.Tensor | tf.Tensor[];
+  const list = Array.isArray(outs) ? outs : [outs];
+  try {
+    return list.map((y, i) => ({ layer: maps[i].name, className: maps[i].getClassName(), shares: powerDecomposition(y).shares }));
+  } finally {
+    tf.dispose(list);
+  }
+}

@@ -1,0 +1,34 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { planSweep } from '../../src/experiments/sweep.js';
+
+describe('planSweep', () => {
+  const base = { dataset: 'synthetic' as const, batchSize: 32, lr: 0.1, epochs: 1 };
+
+  it('fixed mode: BN once per group size, batch-independent methods once, the global batch unchanged', () => {
+    const cells = planSweep({ methods: ['BN', 'FRN+TLU', 'NF-ResNet+AGC'], groupSizes: [32, 8, 2], seeds: [0, 1], mode: 'fixed', base, out: 'x' });
+    assert.equal(cells.length, 3 * 2 + 2 + 2);
+    const bn2 = cells.find((c) => c.method === 'BN' && c.groupSize === 2 && c.seed === 1)!;
+    assert.deepEqual([bn2.settings.norm, bn2.settings.groupSize, bn2.settings.batchSize, bn2.settings.seed], ['bn', 2, 32, 1]);
+    const frn = cells.filter((c) => c.method === 'FRN+TLU');
+    assert.deepEqual(frn.map((c) => c.groupSize), [0, 0]);
+    assert.equal(frn[0].settings.groupSize, undefined);
+    const nf = cells.find((c) => c.method === 'NF-ResNet+AGC')!;
+    assert.deepEqual([nf.settings.model, nf.settings.norm, nf.settings.agc], ['nf-resnet', 'none', 0.01]);
+    assert.equal(new Set(cells.map((c) => c.key)).size, cells.length, 'keys are unique');
+  });
+
+  it('scaled mode: every method at every group size, global batch = devices x g, learning rate scaled linearly', () => {
+    const cells = planSweep({ methods: ['BN', 'GN'], groupSizes: [4, 2], seeds: [0], mode: 'scaled', devices: 8, base, out: 'x' });
+    assert.equal(cells.length, 4);
+    const gn2 = cells.find((c) => c.method === 'GN' && c.groupSize === 2)!;
+    assert.equal(gn2.settings.batchSize, 16);
+    assert.ok(Math.abs((gn2.settings.lr as number) - 0.1 * 16 / 32) < 1e-12);
+  });
+
+  it('rejects unknown methods, group sizes that do not divide the batch, and empty seeds', () => {
+    assert.throws(() => planSweep({ methods: ['XN'], groupSizes: [2], seeds: [0], mode: 'fixed', base, out: 'x' }), /argument 'methods'.*'XN'/);
+    assert.throws(() => planSweep({ methods: ['BN'], groupSizes: [3], seeds: [0], mode: 'fixed', base, out: 'x' }), /argument 'groupSizes'.*divisors of the global batch 32/);
+    assert.throws(() => planSweep({ methods: ['BN'], groupSizes: [2], seeds: [], mode: 'fixed', base, out: 'x' }), /argument 'seeds'/);
+  });
+});
