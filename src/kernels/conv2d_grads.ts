@@ -20,6 +20,7 @@
  */
 import { tf } from '../engine.js';
 import { CpuBackendLike, KernelArgs, TensorInfo, WasmBackendLike, callKernel, cpuF32, wasmF32 } from './backend_access.js';
+import { SimdKernels, simdKernels } from './simd/kernels.js';
 
 /** Attributes TF.js passes to both gradient kernels. */
 interface ConvGradAttrs {
@@ -56,12 +57,72 @@ export function convGeometry(kernel: string, xShape: number[], filterShape: numb
 
 // ---------------------------------------------------------------------------------------------- wasm
 
-/** `Conv2DBackpropFilter` on `wasm`: one XNNPACK convolution plus two transposes. */
+/** The `wasm` backend's linear memory (for our SIMD kernels), when reachable. */
+function wasmMemory(backend: WasmBackendLike): WebAssembly.Memory | undefined {
+  const memory = (backend as unknown as { wasm?: { asm?: { memory?: unknown } } }).wasm?.asm?.memory;
+  return memory instanceof WebAssembly.Memory ? memory : undefined;
+}
+
+/** Bytes of `x` and `dy` per image processed together by the SIMD weight gradient (fits in L2 cache). */
+const WGRAD_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Weight gradient by the SIMD micro-kernels, reading `x` and `dy` in place (no transposes, no packing): for
+ * each chunk of images, tap `(kh, kw)`, block of input channels and block of output channels, one kernel call
+ * accumulates the outer products over the output pixels whose input pixel is inside the image.
+ */
+function conv2DBackpropFilterSimd(backend: WasmBackendLike, k: SimdKernels, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
+  const { batch: B, inH: H, inW: W, inC: Ci, outH: OH, outW: OW, outC: Co, kH: KH, kW: KW, strideH: sh, strideW: sw, padTop: pt, padLeft: pl } = g;
+  const out = backend.makeOutput([KH, KW, Ci, Co], 'float32');
+  wasmF32(backend, out).fill(0);
+  const xPtr = backend.dataIdMap.get(x.dataId).memoryOffset;
+  const dyPtr = backend.dataIdMap.get(dy.dataId).memoryOffset;
+  const outPtr = backend.dataIdMap.get(out.dataId).memoryOffset;
+  const vectors = Co / 4;
+  const chunk = Math.max(1, Math.floor(WGRAD_CHUNK_BYTES / ((H * W * Ci + OH * OW * Co) * 4)));
+  const [xB, xR, xC, dB, dR, dC] = [H * W * Ci * 4, sh * W * Ci * 4, sw * Ci * 4, OH * OW * Co * 4, OW * Co * 4, Co * 4];
+  for (let b0 = 0; b0 < B; b0 += chunk) {
+    const nb = Math.min(chunk, B - b0);
+    for (let kh = 0; kh < KH; kh++) {
+      const oh0 = Math.max(0, Math.ceil((pt - kh) / sh)), oh1 = Math.min(OH, Math.floor((H - 1 + pt - kh) / sh) + 1);
+      if (oh1 <= oh0) continue;
+      for (let kw = 0; kw < KW; kw++) {
+        const ow0 = Math.max(0, Math.ceil((pl - kw) / sw)), ow1 = Math.min(OW, Math.floor((W - 1 + pl - kw) / sw) + 1);
+        if (ow1 <= ow0) continue;
+        const xBase = xPtr + (((b0 * H + oh0 * sh + kh - pt) * W + ow0 * sw + kw - pl) * Ci) * 4;
+        const dBase = dyPtr + (((b0 * OH + oh0) * OW + ow0) * Co) * 4;
+        for (let ci = 0; ci < Ci; ci += 4) {
+          const cb = Math.min(4, Ci - ci);
+          const maxVb = cb === 4 ? 3 : 4; // at most 12 accumulators (+ operands) in the 16 vector registers
+          for (let v = 0; v < vectors; v += maxVb) {
+            const vb = Math.min(maxVb, vectors - v);
+            k.wgrad[cb][vb](xBase + ci * 4, dBase + v * 16, outPtr + (((kh * KW + kw) * Ci + ci) * Co + v * 4) * 4,
+              nb, oh1 - oh0, ow1 - ow0, xB, xR, xC, dB, dR, dC, Co * 4);
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * `Conv2DBackpropFilter` on `wasm`: the SIMD micro-kernels when the output channels are a multiple of 4 and
+ * WebAssembly SIMD is available, else one XNNPACK convolution plus two transposes.
+ */
 export function conv2DBackpropFilterWasm(args: KernelArgs): TensorInfo {
   const backend = args.backend as WasmBackendLike;
   const { x, dy } = args.inputs;
   const attrs = args.attrs as unknown as ConvGradAttrs;
   const g = convGeometry('Conv2DBackpropFilter', x.shape, attrs.filterShape as number[], attrs);
+  const memory = g.outC % 4 === 0 ? wasmMemory(backend) : undefined;
+  const simd = memory === undefined ? null : simdKernels(memory);
+  if (simd !== null) return conv2DBackpropFilterSimd(backend, simd, x, dy, g);
+  return conv2DBackpropFilterXnn(backend, x, dy, g);
+}
+
+/** Weight gradient as one XNNPACK convolution of the transposed input with the transposed `dy` as filter. */
+function conv2DBackpropFilterXnn(backend: WasmBackendLike, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
   const call = (name: string, inputs: Record<string, TensorInfo>, a: Record<string, unknown>) => callKernel(name, 'wasm', backend, inputs, a);
 
   // Rows/columns of the (top/left padded) input the forward pass reached; pad the bottom/right up to them.

@@ -6,21 +6,25 @@ import { registerFastKernels, restoreStockKernels } from '../../src/kernels/regi
 import { assertClose, randn } from '../helpers.js';
 
 type Pad = 'same' | 'valid' | number | [[0, 0], [number, number], [number, number], [0, 0]];
-interface Case { name: string; x: number[]; k: [number, number]; co: number; strides: number | [number, number]; pad: Pad }
+interface Case { name: string; x: number[]; k: [number, number]; co: number; strides: number | [number, number]; pad: Pad; scale?: number }
 
+// Output channels a multiple of 4 take the SIMD weight gradient on wasm; the others its XNNPACK fallback.
 const cases: Case[] = [
   { name: '3x3 stride 1 same, B = 1, odd sizes', x: [1, 5, 7, 3], k: [3, 3], co: 4, strides: 1, pad: 'same' },
-  { name: '3x3 stride 2 same', x: [2, 7, 6, 2], k: [3, 3], co: 5, strides: 2, pad: 'same' },
-  { name: '5x3 strides [2,3] valid', x: [3, 9, 8, 4], k: [5, 3], co: 3, strides: [2, 3], pad: 'valid' },
-  { name: '1x1 stride 2 valid (input phases without taps)', x: [2, 6, 7, 3], k: [1, 1], co: 2, strides: 2, pad: 'valid' },
-  { name: '1x1 stride 1 valid', x: [2, 4, 3, 5], k: [1, 1], co: 3, strides: 1, pad: 'valid' },
-  { name: '3x3 stride 3 same', x: [2, 8, 7, 2], k: [3, 3], co: 3, strides: 3, pad: 'same' },
-  { name: '5x3 stride 3 same', x: [2, 7, 7, 3], k: [5, 3], co: 2, strides: 3, pad: 'same' },
+  { name: '3x3 stride 2 same (Co = 5: fallback path)', x: [2, 7, 6, 2], k: [3, 3], co: 5, strides: 2, pad: 'same' },
+  { name: '5x3 strides [2,3] valid', x: [3, 9, 8, 4], k: [5, 3], co: 8, strides: [2, 3], pad: 'valid' },
+  { name: '1x1 stride 2 valid (input phases without taps)', x: [2, 6, 7, 3], k: [1, 1], co: 4, strides: 2, pad: 'valid' },
+  { name: '1x1 stride 1 valid (Co = 3: fallback path)', x: [2, 4, 3, 5], k: [1, 1], co: 3, strides: 1, pad: 'valid' },
+  { name: '3x3 stride 3 same', x: [2, 8, 7, 2], k: [3, 3], co: 8, strides: 3, pad: 'same' },
+  { name: '5x3 stride 3 same, 12 output channels', x: [2, 7, 7, 3], k: [5, 3], co: 12, strides: 3, pad: 'same' },
   { name: '5x3 stride 1 explicit padding', x: [1, 10, 9, 3], k: [5, 3], co: 4, strides: 1, pad: [[0, 0], [2, 1], [0, 2], [0, 0]] },
-  { name: '3x3 stride 2 explicit padding larger than the kernel', x: [2, 9, 9, 2], k: [3, 3], co: 3, strides: 2, pad: [[0, 0], [3, 0], [1, 4], [0, 0]] },
-  { name: '3x3 stride 1 numeric padding 2', x: [2, 5, 5, 3], k: [3, 3], co: 3, strides: 1, pad: 2 },
+  { name: '3x3 stride 2 explicit padding larger than the kernel', x: [2, 9, 9, 2], k: [3, 3], co: 4, strides: 2, pad: [[0, 0], [3, 0], [1, 4], [0, 0]] },
+  { name: '3x3 stride 1 numeric padding 2, 20 output channels', x: [2, 5, 5, 3], k: [3, 3], co: 20, strides: 1, pad: 2 },
+  { name: '3x3 stride 2 same, 7 input channels (channel-block remainder)', x: [3, 6, 5, 7], k: [3, 3], co: 16, strides: 2, pad: 'same' },
   { name: 'first layer of the reference net (Ci = 1)', x: [4, 28, 28, 1], k: [3, 3], co: 16, strides: 1, pad: 'same' },
   { name: 'second layer shape (stride 2, even size)', x: [3, 14, 14, 16], k: [3, 3], co: 32, strides: 2, pad: 'same' },
+  { name: 'third layer shape, magnitudes 1e3', x: [2, 14, 14, 32], k: [3, 3], co: 64, strides: 2, pad: 'same', scale: 1e3 },
+  { name: 'magnitudes 1e-4', x: [2, 6, 6, 4], k: [3, 3], co: 8, strides: 1, pad: 'same', scale: 1e-4 },
 ];
 
 /** Gradients of `sum(conv2d(x, w) * dy)` for x and w on the current backend, as float32 arrays. */
@@ -52,12 +56,12 @@ describe('Conv2DBackpropFilter / Conv2DBackpropInput kernels', () => {
 
   for (const [i, c] of cases.entries()) {
     it(`match the stock cpu kernels on wasm and cpu: ${c.name}`, async () => {
-      const x = Float32Array.from(randn(c.x, 100 + i).data);
+      const x = Float32Array.from(randn(c.x, 100 + i, c.scale ?? 1).data);
       const w = Float32Array.from(randn([c.k[0], c.k[1], c.x[3], c.co], 200 + i, 0.5).data);
       await tf.setBackend('cpu');
       restoreStockKernels('cpu');
       const yShape = tf.backend_util.computeConv2DInfo(c.x as [number, number, number, number], [c.k[0], c.k[1], c.x[3], c.co], c.strides, 1, c.pad).outShape;
-      const dy = Float32Array.from(randn(yShape, 300 + i).data);
+      const dy = Float32Array.from(randn(yShape, 300 + i, c.scale ?? 1).data);
       const [refX, refW] = convGrads(c, x, w, dy, yShape);
 
       registerFastKernels('cpu');

@@ -22,15 +22,20 @@ export const FUSED_ACTIVATIONS = ['relu', 'identity', 'silu', 'gelu', 'tanh', 'e
 /** One of {@link FUSED_ACTIVATIONS}. */
 export type FusedActivation = typeof FUSED_ACTIVATIONS[number];
 
-/** Parameter / accumulator counts of each kernel (the interleaving stride). */
-export const LAYOUT = {
-  normStats: { params: 1, acc: 2 }, // K (shift) ; sum(x-K), sum((x-K)^2)
-  normApply: { params: 3 }, // a, b, t
-  normBwdStats: { params: 4, acc: 3 }, // a, b, t, mu ; sum(e), sum(e*(x-mu)), sum(dz-e)
-  normBwdApply: { params: 7 }, // a, b, t, mu, p, q, r
-  proxyFwd: { params: 4 }, // gamma, beta, mu, s
-  proxyBwd: { params: 5, acc: 4 }, // gamma, beta, mu, s*gamma, (unused) ; sum(w*x), sum(w), sum(dz), sum(dz*(f-mu))
-} as const;
+/** Parameters per position of `norm_apply`: m, a, b, t. */
+export const LAYOUT_NORM_APPLY = 4;
+/** Parameters per position of `norm_bwd_apply`: mu, a, b, t, p, q, r. */
+export const LAYOUT_NORM_BWD_APPLY = 7;
+/** Parameters / accumulators per position of `norm_stats`: K ; sum(x - K), sum((x - K)^2). */
+export const LAYOUT_NORM_STATS = { params: 1, acc: 2 } as const;
+/** Parameters / accumulators of `norm_bwd_stats`: mu, a, b, t ; sum(e), sum(e (x - mu)), sum(dz - e). */
+export const LAYOUT_NORM_BWD_STATS = { params: 4, acc: 3 } as const;
+/** Parameters of `pn_fwd_*`: gamma, beta, mu, s. */
+export const LAYOUT_PROXY_FWD = 4;
+/** Parameters / accumulators of `pn_bwd_*`: gamma, beta, mu, s gamma ; sum(w x), sum(w), sum(dz), sum(dz (f - mu)). */
+export const LAYOUT_PROXY_BWD = { params: 4, acc: 4 } as const;
+/** The largest parameter / accumulator counts (scratch sizing). */
+export const MAX_PARAMS = 7, MAX_ACC = 4;
 
 /** Exported functions of the module. Pointers are byte offsets; `periods`, `P`, `chunk` as in the module doc. */
 export interface SimdExports {
@@ -157,40 +162,43 @@ const NORM_STATS = reduction({
   body: `${load('x')} local.get $k f32x4.sub local.set $v ${accumulateWithSquare('s', 'q', 'v')}`,
 });
 
-/** Forward output: `y = max(x * a + b, t)` (`t = -inf` without TLU; `pmax` keeps a NaN input). */
+/**
+ * Forward output: `y = max((x - m) * a + b, t)` (`t = -inf` without TLU; `pmax` keeps a NaN input). Centring
+ * first keeps the accuracy of inputs with a large offset.
+ */
 const NORM_APPLY = elementwise({
-  name: 'norm_apply', pointers: ['x', 'y'], nParams: 3, locals: [],
+  name: 'norm_apply', pointers: ['x', 'y'], nParams: LAYOUT_NORM_APPLY, locals: [],
   body: `local.get $y local.get $off i32.add
-    ${load('x')} ${param(0)} f32x4.mul ${param(1)} f32x4.add ${param(2)} f32x4.pmax
+    ${load('x')} ${param(0)} f32x4.sub ${param(1)} f32x4.mul ${param(2)} f32x4.add ${param(3)} f32x4.pmax
     v128.store`,
 });
 
 /**
- * Backward statistics: with the TLU mask `m = (t < x*a + b)` and `e = dz` where `m` (else 0):
- * `sum(e)`, `sum(e * (x - mu))`, `sum(dz - e)`.
+ * Backward statistics: with `xc = x - mu`, the TLU mask `m = (t < xc * a + b)` and `e = dz` where `m` (else 0):
+ * `sum(e)`, `sum(e * xc)`, `sum(dz - e)`.
  */
 const NORM_BWD_STATS = reduction({
-  name: 'norm_bwd_stats', pointers: ['dz'], params: ['a', 'b', 't', 'mu'], acc: ['se', 'sx', 'st'], locals: ['g', 'e', 'v'],
+  name: 'norm_bwd_stats', pointers: ['dz'], params: ['mu', 'a', 'b', 't'], acc: ['se', 'sx', 'st'], locals: ['g', 'e', 'v'],
   body: `
     ${load('dz')} local.set $g
     local.get $g
-    local.get $t ${load('x')} local.tee $v local.get $a f32x4.mul local.get $b f32x4.add f32x4.lt
+    local.get $t ${load('x')} local.get $mu f32x4.sub local.tee $v local.get $a f32x4.mul local.get $b f32x4.add f32x4.lt
     v128.and local.set $e
     ${accumulate('se', 'e')}
-    local.get $e local.get $v local.get $mu f32x4.sub f32x4.mul local.set $v
+    local.get $e local.get $v f32x4.mul local.set $v
     ${accumulate('sx', 'v')}
     local.get $g local.get $e f32x4.sub local.set $g
     ${accumulate('st', 'g')}`,
 });
 
-/** Backward output: `dx = e * p + (x - mu) * q + r`, `e` as in the backward statistics. */
+/** Backward output: `dx = e * p + xc * q + r`, `xc` and `e` as in the backward statistics. */
 const NORM_BWD_APPLY = elementwise({
-  name: 'norm_bwd_apply', pointers: ['x', 'dz', 'dx'], nParams: 7, locals: ['v'],
+  name: 'norm_bwd_apply', pointers: ['x', 'dz', 'dx'], nParams: LAYOUT_NORM_BWD_APPLY, locals: ['v'],
   body: `local.get $dx local.get $off i32.add
     ${load('dz')}
-    ${param(2)} ${load('x')} local.tee $v ${param(0)} f32x4.mul ${param(1)} f32x4.add f32x4.lt
+    ${param(3)} ${load('x')} ${param(0)} f32x4.sub local.tee $v ${param(1)} f32x4.mul ${param(2)} f32x4.add f32x4.lt
     v128.and ${param(4)} f32x4.mul
-    local.get $v ${param(3)} f32x4.sub ${param(5)} f32x4.mul f32x4.add
+    local.get $v ${param(5)} f32x4.mul f32x4.add
     ${param(6)} f32x4.add
     v128.store`,
 });
@@ -270,7 +278,7 @@ const ACT_LOCALS = ['u', 'f', 'dphi', 'n', 'r', 'w', 'z'];
 /** Proxy-normalized activation forward: `y = (phi(x * gamma + beta) - mu) * s`. */
 function proxyForward(act: FusedActivation): string {
   return elementwise({
-    name: `pn_fwd_${act}`, pointers: ['x', 'y'], nParams: LAYOUT.proxyFwd.params, locals: ACT_LOCALS,
+    name: `pn_fwd_${act}`, pointers: ['x', 'y'], nParams: LAYOUT_PROXY_FWD, locals: ACT_LOCALS,
     body: `${load('x')} ${param(0)} f32x4.mul ${param(1)} f32x4.add local.set $u
       ${activation(act, false)}
       local.get $y local.get $off i32.add local.get $f ${param(2)} f32x4.sub ${param(3)} f32x4.mul v128.store`,
@@ -283,7 +291,7 @@ function proxyForward(act: FusedActivation): string {
  */
 function proxyBackward(act: FusedActivation): string {
   return reduction({
-    name: `pn_bwd_${act}`, pointers: ['dz', 'dx'], params: ['pg', 'pb', 'pm', 'ps', 'p4'], acc: ['a', 'b', 'c', 'e'],
+    name: `pn_bwd_${act}`, pointers: ['dz', 'dx'], params: ['pg', 'pb', 'pm', 'ps'], acc: ['a', 'b', 'c', 'e'],
     locals: [...ACT_LOCALS, 'g', 'xv'],
     body: `${load('x')} local.tee $xv local.get $pg f32x4.mul local.get $pb f32x4.add local.set $u
       ${activation(act, true)}

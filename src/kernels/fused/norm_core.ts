@@ -1,0 +1,241 @@
+/**
+ * The fused normalization, forward and backward, over data in a linear memory ({@link Heap}). One routine
+ * covers every statistics-based normalization of batchfree, described by a {@link NormSpec}:
+ *
+ * - the input is `U` *units* of `unitLength = rows · C` contiguous NHWC elements; statistics are taken per unit
+ *   and per group of `C / G` consecutive channels, over `M = rows · C/G` values;
+ * - FRN (eq. 1–3 of Singh & Krishnan) is `G = C`, uncentred (`mu = 0`, `var = mean(x^2)`), with TLU;
+ *   GFRN/LFRN are the same with fewer groups; GroupNorm/LayerNorm/InstanceNorm are per-sample units, centred,
+ *   `G` groups / 1 / `C`; BatchNorm with normalization groups is one unit per group of images, `G = C`.
+ *
+ * Forward, per unit (two passes over its elements):
+ * `mu[g]`, `var[g]` (float64 sums of `x - K` and `(x - K)^2` with a per-channel shift `K` = the unit's first
+ * row, combined per group without cancellation), `r[g] = 1 / sqrt(var + eps)`, then
+ * `y = max((x - mu) * gamma * r + beta, tau)` (`tau = -inf` without TLU).
+ *
+ * Backward, per unit (two passes): with `e = dy · [y_pre > tau]`, `xc = x - mu` and the per-channel sums
+ * `Se = sum e`, `Sx = sum e·xc`, `St = sum (dy - e)`:
+ * `dbeta += Se`, `dgamma += r·Sx`, `dtau += St`; per group `A = sum_c gamma·Se`, `B = sum_c gamma·r·Sx`
+ * (`= sum dxhat·xhat`), and (FRN eq. 7 generalised to centred groups)
+ * `dx = r·gamma·e + xc·(2·dvar' - r^2·B)/M + [centred] (dmean - r·A)/M`, where `dvar' = dvar - r^3·drstd/2`
+ * carries the gradients arriving at the `variance` and `rstd` outputs; `d eps = -sum (r^2·B + r^3·drstd)/2`.
+ * @module
+ */
+import { Heap, chunkPeriods, foldAcc, periodOf, scratchLayout, views, writeParam, zeroAcc } from './heap.js';
+import { LAYOUT_NORM_APPLY, LAYOUT_NORM_BWD_APPLY, LAYOUT_NORM_BWD_STATS, LAYOUT_NORM_STATS } from './simd_module.js';
+
+/** The geometry and options of one fused normalization. */
+export interface NormSpec {
+  /** Number of units `U`. */
+  units: number;
+  /** Elements per unit (`rows · C`). */
+  unitLength: number;
+  /** Channels `C` (the innermost axis). */
+  channels: number;
+  /** Channel groups `G` (divides `C`). */
+  groups: number;
+  /** Subtract the mean (GN, LN, IN, BN) or not (FRN, GFRN, LFRN). */
+  center: boolean;
+  /** The effective epsilon (fixed epsilon plus `|learnedEps|`). */
+  eps: number;
+}
+
+/** Per-channel parameters `[C]`; null = the neutral value (gamma 1, beta 0, no TLU). */
+export interface NormParams {
+  gamma: Float32Array | null;
+  beta: Float32Array | null;
+  tau: Float32Array | null;
+}
+
+/** Statistics per unit and group, `[U·G]`. */
+export interface NormStats {
+  mean: Float32Array;
+  variance: Float32Array;
+  rstd: Float32Array;
+}
+
+/** Gradients of the parameters (float64 sums over all units). */
+export interface NormParamGrads {
+  dgamma: Float64Array;
+  dbeta: Float64Array;
+  dtau: Float64Array;
+  /** Gradient of the effective epsilon. */
+  deps: number;
+}
+
+/** Bytes per float32 element. */
+const F32 = 4;
+
+/**
+ * Forward pass. `x`, `y` and `scratch` are byte offsets in `heap` (`scratch` of `scratchBytes(periodOf(C))`).
+ * @returns the statistics of every unit and group.
+ */
+export function normForward(heap: Heap, s: NormSpec, x: number, y: number, scratch: number, p: NormParams): NormStats {
+  const C = s.channels, G = s.groups, perGroup = C / G, L = s.unitLength, rows = L / C, count = rows * perGroup;
+  const P = periodOf(C);
+  const simd = heap.simd;
+  const full = simd === null ? 0 : Math.floor(L / P);
+  const tailStart = full * P;
+  const chunk = chunkPeriods(P);
+  const { prm, acc } = scratchLayout(scratch, P);
+  const { f32, f64 } = views(heap);
+
+  const mean = new Float32Array(s.units * G), variance = new Float32Array(s.units * G), rstd = new Float32Array(s.units * G);
+  const shift = new Float64Array(C), s1 = new Float64Array(C), s2 = new Float64Array(C);
+  const m = new Float64Array(C), a = new Float64Array(C), b = new Float64Array(C), t = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    b[c] = p.beta === null ? 0 : p.beta[c];
+    t[c] = p.tau === null ? -Infinity : p.tau[c];
+  }
+
+  for (let u = 0; u < s.units; u++) {
+    const xb = (x >> 2) + u * L, yb = (y >> 2) + u * L;
+    for (let c = 0; c < C; c++) shift[c] = s.center ? f32[xb + c] : 0;
+    s1.fill(0);
+    s2.fill(0);
+    if (full > 0 && simd !== null) {
+      writeParam(f32, prm, P, C, LAYOUT_NORM_STATS.params, 0, shift);
+      zeroAcc(f64, acc, P, LAYOUT_NORM_STATS.acc);
+      simd.norm_stats(x + u * L * F32, full, P, chunk, prm, acc);
+      foldAcc(f64, acc, P, C, LAYOUT_NORM_STATS.acc, 0, s1);
+      foldAcc(f64, acc, P, C, LAYOUT_NORM_STATS.acc, 1, s2);
+    }
+    for (let e = tailStart, c = 0; e < L; e++, c = c + 1 === C ? 0 : c + 1) {
+      const d = f32[xb + e] - shift[c];
+      s1[c] += d;
+      s2[c] += d * d;
+    }
+
+    for (let g = 0; g < G; g++) {
+      let mu = 0, v: number;
+      if (s.center) {
+        // Channel means, then the group's sum of squared deviations without cancellation.
+        for (let c = g * perGroup; c < (g + 1) * perGroup; c++) mu += shift[c] + s1[c] / rows;
+        mu /= perGroup;
+        let m2 = 0;
+        for (let c = g * perGroup; c < (g + 1) * perGroup; c++) {
+          const channelMean = shift[c] + s1[c] / rows;
+          m2 += Math.max(s2[c] - (s1[c] * s1[c]) / rows, 0) + rows * (channelMean - mu) ** 2;
+        }
+        v = m2 / count;
+      } else {
+        let sum = 0;
+        for (let c = g * perGroup; c < (g + 1) * perGroup; c++) sum += s2[c];
+        v = sum / count;
+      }
+      const r = 1 / Math.sqrt(v + s.eps);
+      mean[u * G + g] = mu;
+      variance[u * G + g] = v;
+      rstd[u * G + g] = r;
+      for (let c = g * perGroup; c < (g + 1) * perGroup; c++) {
+        m[c] = mu;
+        a[c] = (p.gamma === null ? 1 : p.gamma[c]) * r;
+      }
+    }
+
+    if (full > 0 && simd !== null) {
+      [m, a, b, t].forEach((arr, k) => writeParam(f32, prm, P, C, LAYOUT_NORM_APPLY, k, arr));
+      simd.norm_apply(x + u * L * F32, y + u * L * F32, full, P, prm);
+    }
+    for (let e = tailStart, c = 0; e < L; e++, c = c + 1 === C ? 0 : c + 1) {
+      const v = (f32[xb + e] - m[c]) * a[c] + b[c];
+      f32[yb + e] = v < t[c] ? t[c] : v;
+    }
+  }
+  return { mean, variance, rstd };
+}
+
+/** The saved forward statistics and the gradients arriving at them, each `[U·G]`. */
+export interface NormBackwardStats {
+  mean: Float32Array;
+  rstd: Float32Array;
+  dmean: Float32Array;
+  dvariance: Float32Array;
+  drstd: Float32Array;
+}
+
+/**
+ * Backward pass: writes `dx` (byte offset) from `dz` (gradient of `y`) and returns the parameter gradients.
+ * `st` holds the forward statistics and the gradients of the statistics outputs.
+ */
+export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx: number, scratch: number, p: NormParams, st: NormBackwardStats): NormParamGrads {
+  const C = s.channels, G = s.groups, perGroup = C / G, L = s.unitLength, rows = L / C, count = rows * perGroup;
+  const P = periodOf(C);
+  const simd = heap.simd;
+  const full = simd === null ? 0 : Math.floor(L / P);
+  const tailStart = full * P;
+  const chunk = chunkPeriods(P);
+  const { prm, acc } = scratchLayout(scratch, P);
+  const { f32, f64 } = views(heap);
+
+  const dgamma = new Float64Array(C), dbeta = new Float64Array(C), dtau = new Float64Array(C);
+  let deps = 0;
+  const gamma = new Float64Array(C), b = new Float64Array(C), t = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    gamma[c] = p.gamma === null ? 1 : p.gamma[c];
+    b[c] = p.beta === null ? 0 : p.beta[c];
+    t[c] = p.tau === null ? -Infinity : p.tau[c];
+  }
+  const mu = new Float64Array(C), a = new Float64Array(C), pc = new Float64Array(C), qc = new Float64Array(C), rc = new Float64Array(C);
+  const se = new Float64Array(C), sx = new Float64Array(C), sd = new Float64Array(C);
+
+  for (let u = 0; u < s.units; u++) {
+    const xb = (x >> 2) + u * L, zb = (dz >> 2) + u * L, db = (dx >> 2) + u * L;
+    for (let c = 0; c < C; c++) {
+      const k = u * G + Math.floor(c / perGroup);
+      mu[c] = st.mean[k];
+      a[c] = gamma[c] * st.rstd[k];
+    }
+    se.fill(0);
+    sx.fill(0);
+    sd.fill(0);
+    if (full > 0 && simd !== null) {
+      [mu, a, b, t].forEach((arr, k) => writeParam(f32, prm, P, C, LAYOUT_NORM_BWD_STATS.params, k, arr));
+      zeroAcc(f64, acc, P, LAYOUT_NORM_BWD_STATS.acc);
+      simd.norm_bwd_stats(x + u * L * F32, dz + u * L * F32, full, P, chunk, prm, acc);
+      foldAcc(f64, acc, P, C, LAYOUT_NORM_BWD_STATS.acc, 0, se);
+      foldAcc(f64, acc, P, C, LAYOUT_NORM_BWD_STATS.acc, 1, sx);
+      foldAcc(f64, acc, P, C, LAYOUT_NORM_BWD_STATS.acc, 2, sd);
+    }
+    for (let e = tailStart, c = 0; e < L; e++, c = c + 1 === C ? 0 : c + 1) {
+      const xc = f32[xb + e] - mu[c];
+      const g = f32[zb + e];
+      const pass = t[c] < xc * a[c] + b[c] ? g : 0;
+      se[c] += pass;
+      sx[c] += pass * xc;
+      sd[c] += g - pass;
+    }
+
+    for (let g = 0; g < G; g++) {
+      const k = u * G + g, r = st.rstd[k];
+      let sumA = 0, sumB = 0;
+      for (let c = g * perGroup; c < (g + 1) * perGroup; c++) {
+        dbeta[c] += se[c];
+        dgamma[c] += r * sx[c];
+        dtau[c] += sd[c];
+        sumA += gamma[c] * se[c];
+        sumB += gamma[c] * r * sx[c];
+      }
+      const dvar = st.dvariance[k] - 0.5 * r * r * r * st.drstd[k];
+      const q = (2 * dvar - r * r * sumB) / count;
+      const rr = s.center ? (st.dmean[k] - r * sumA) / count : 0;
+      deps -= 0.5 * (r * r * sumB + r * r * r * st.drstd[k]);
+      for (let c = g * perGroup; c < (g + 1) * perGroup; c++) {
+        pc[c] = r * gamma[c];
+        qc[c] = q;
+        rc[c] = rr;
+      }
+    }
+
+    if (full > 0 && simd !== null) {
+      [mu, a, b, t, pc, qc, rc].forEach((arr, k) => writeParam(f32, prm, P, C, LAYOUT_NORM_BWD_APPLY, k, arr));
+      simd.norm_bwd_apply(x + u * L * F32, dz + u * L * F32, dx + u * L * F32, full, P, prm);
+    }
+    for (let e = tailStart, c = 0; e < L; e++, c = c + 1 === C ? 0 : c + 1) {
+      const xc = f32[xb + e] - mu[c];
+      const pass = t[c] < xc * a[c] + b[c] ? f32[zb + e] : 0;
+      f32[db + e] = pass * pc[c] + xc * qc[c] + rc[c];
+    }
+  }
+  return { dgamma, dbeta, dtau, deps };
+}

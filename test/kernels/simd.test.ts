@@ -1,0 +1,72 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Code, F32, I32, V128, buildModule } from '../../src/kernels/simd/wasm_builder.js';
+import { simdKernels } from '../../src/kernels/simd/kernels.js';
+import { assertClose, randn } from '../helpers.js';
+
+describe('wasm_builder', () => {
+  it('emits a valid module whose SIMD function computes a sum', () => {
+    // sum(ptr, n): f32x4 accumulation over n floats (n a multiple of 4), then a horizontal add.
+    const c = new Code([I32, I32], [F32]);
+    const acc = c.local(V128), i = c.local(I32);
+    c.get(1).set(i);
+    c.loop().get(acc).get(0).v128Load().f32x4Add().set(acc).addTo(0, 16).addTo(i, -4).get(i).i32(0).i32GtS().brIf(0).end();
+    c.get(acc).f32x4ExtractLane(0).get(acc).f32x4ExtractLane(1).f32Add()
+      .get(acc).f32x4ExtractLane(2).f32Add().get(acc).f32x4ExtractLane(3).f32Add();
+    const bytes = buildModule({ module: 'env', field: 'memory', shared: false }, [{ name: 'sum', code: c }]);
+    assert.ok(WebAssembly.validate(bytes));
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const sum = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.sum as (p: number, n: number) => number;
+    new Float32Array(memory.buffer, 64, 12).set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12.5]);
+    assert.equal(sum(64, 12), 78.5);
+  });
+
+  it('encodes negative and large constants (LEB128)', () => {
+    for (const v of [-1, -64, -65, 63, 64, 8191, -8192, 2 ** 31 - 1, -(2 ** 31)]) {
+      const c = new Code([], [I32]);
+      c.i32(v);
+      const bytes = buildModule({ module: 'env', field: 'memory', shared: false }, [{ name: 'k', code: c }]);
+      const memory = new WebAssembly.Memory({ initial: 1 });
+      const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.k as () => number;
+      assert.equal(k(), v);
+    }
+  });
+});
+
+describe('SIMD weight-gradient micro-kernels', () => {
+  it('accumulate outer products over a strided pixel grid, for every block size', () => {
+    const memory = new WebAssembly.Memory({ initial: 4 });
+    const k = simdKernels(memory);
+    assert.ok(k !== null, 'WebAssembly SIMD is available in Node 20');
+    // x: [nB, 5, 6, C] with C = 5 channels; dy: [nB, 4, 3, 20]; the grid takes every other x column.
+    const nB = 2, xH = 5, xW = 6, C = 5, dH = 4, dW = 3, D = 20;
+    const xv = randn([nB * xH * xW * C], 1).data, dv = randn([nB * dH * dW * D], 2).data;
+    const f32 = new Float32Array(memory.buffer);
+    const X = 0, DY = xv.length * 4, OUT = DY + dv.length * 4;
+    f32.set(Float32Array.from(xv), X / 4);
+    f32.set(Float32Array.from(dv), DY / 4);
+    for (let cb = 1; cb <= 4; cb++) {
+      for (let vb = 1; vb <= 4; vb++) {
+        const init = randn([cb * D], 10 * cb + vb).data;
+        f32.set(Float32Array.from(init), OUT / 4);
+        // rows r = 0..3 of x rows 1..4, columns c = 0..2 of x columns 0, 2, 4, channels 1..cb; dy and out channels 4..4+4vb.
+        const x0 = X + ((0 * xH + 1) * xW + 0) * C * 4 + 4, d0 = DY + 4 * 4;
+        k.wgrad[cb][vb](x0, d0, OUT + 16, nB, dH, dW, xH * xW * C * 4, xW * C * 4, 2 * C * 4, dH * dW * D * 4, dW * D * 4, D * 4, D * 4);
+        const got = f32.slice(OUT / 4, OUT / 4 + cb * D);
+        const want = Float64Array.from(Float32Array.from(init));
+        for (let b = 0; b < nB; b++) {
+          for (let r = 0; r < dH; r++) {
+            for (let c = 0; c < dW; c++) {
+              for (let i = 0; i < cb; i++) {
+                const xval = Math.fround(xv[((b * xH + r + 1) * xW + 2 * c) * C + 1 + i]);
+                for (let j = 4; j < 4 + 4 * vb; j++) want[i * D + j] += xval * Math.fround(dv[((b * dH + r) * dW + c) * D + j]);
+              }
+            }
+          }
+        }
+        // Only the block [cb rows] x [channels 4 .. 4+4vb) changes; the rest of each row is untouched.
+        assertClose(got, want, 1e-6, `cb=${cb} vb=${vb}`);
+      }
+    }
+  });
+});
