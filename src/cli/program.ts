@@ -1,9 +1,13 @@
 /**
- * The `batchfree` command: a commander program with one subcommand per file (`train.ts`; later `bench`,
- * `sweep`, `diagnose` add a file exporting a {@link CommandFactory} and one entry in {@link COMMANDS}).
+ * The `batchfree` command: a commander program with one subcommand per file (`train.ts`, `sweep.ts`,
+ * `diagnose.ts`; a new one adds a file exporting a {@link CommandFactory} and one entry in {@link COMMANDS}).
  * @module
  */
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { tf } from '../engine.js';
+import { DivergenceError } from '../train/loop.js';
+import { diagnoseCommand } from './diagnose.js';
+import { sweepCommand } from './sweep.js';
 import { trainCommand } from './train.js';
 
 /** Where a command writes (replaceable in tests). */
@@ -18,7 +22,7 @@ export interface CliIO {
 export type CommandFactory = (io: CliIO) => Command;
 
 /** The subcommands of `batchfree`, in help order. */
-export const COMMANDS: readonly CommandFactory[] = [trainCommand];
+export const COMMANDS: readonly CommandFactory[] = [trainCommand, sweepCommand, diagnoseCommand];
 
 /** Version printed by `batchfree --version`. */
 export const VERSION = '0.1.0';
@@ -45,4 +49,21 @@ export function createProgram(io: CliIO = defaultIO(), options: { exitOverride?:
 /** `process.stdout` / `process.stderr`. */
 export function defaultIO(): CliIO {
   return { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+}
+
+/**
+ * Runs the command line `argv` (as `process.argv`: node, script, arguments...) and resolves to the exit code:
+ * 0 success (and `--help`), 1 error, 2 bad option or usage (commander printed it), 3 training diverged.
+ * Errors are printed through `io.err` as `batchfree: <message>`.
+ */
+export async function runCli(argv: readonly string[], io: CliIO = defaultIO()): Promise<number> {
+  tf.env().set('PROD', true); // silences TF.js' console banners ("Hi, looks like you are running ... in Node.js")
+  try {
+    await createProgram(io, { exitOverride: true }).parseAsync(argv as string[]);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    io.err(`batchfree: ${e instanceof Error ? e.message : String(e)}\n`);
+    return e instanceof DivergenceError ? 3 : 1;
+  }
 }

@@ -4,9 +4,11 @@
  * @module
  */
 import { Command, Option } from 'commander';
+import { NORM_NAMES } from '../layers/factory.js';
+import { MODEL_NAMES } from '../models/registry.js';
 import {
-  AUGMENT_NAMES, BACKEND_NAMES, DATASET_NAMES, DECAY_FILTER_NAMES, DEFAULT_TRAIN_CONFIG, SCHEDULE_NAMES, type TrainConfig,
-  WARMUP_SHAPES,
+  AUGMENT_NAMES, BACKEND_NAMES, DATASET_NAMES, DECAY_FILTER_NAMES, DEFAULT_TRAIN_CONFIG, OPTIONAL_SETTINGS, SCHEDULE_NAMES,
+  type TrainConfig, WARMUP_SHAPES,
 } from '../train/config.js';
 import { runTraining, type RunSummary } from '../train/run.js';
 import { countOrFraction, flagOf, numberIn, wholeNumber, wholeNumberList } from './parse.js';
@@ -38,13 +40,13 @@ export function trainCommand(io: CliIO): Command {
     .addOption(new Option('--validation <n>', 'hold out n training images (or a fraction < 1) and evaluate on them instead of the test set').argParser(countOrFraction))
     .addOption(new Option('--augment <preset>', "augmentation: 'auto' = random crop + flip for cifar10, none otherwise; 'crop' = zero-pad 4 px (2 for 28 px images) and crop back").choices(AUGMENT_NAMES).default(D.augment))
     // Model
-    .addOption(new Option('--model <name>', "model: 'resnet' (pre-activation, CIFAR-style), 'vgg', 'nf-resnet', 'nfnet'").default(D.model))
+    .addOption(new Option('--model <name>', "model: 'resnet' (pre-activation ResNet, CIFAR-style), 'vgg' (VGG-A, normalised dense layers), 'nf-resnet' (normalizer-free), 'nfnet' (small NFNet-F)").choices(MODEL_NAMES).default(D.model))
     .addOption(new Option('--depth <n>', 'depth (ResNets: 6n+2, e.g. 8, 14, 20)').argParser(wholeNumber(1)).default(D.depth))
     .addOption(new Option('--widths <list>', "stage widths, e.g. '16,32,64' (default: the model's)").argParser(wholeNumberList))
-    .addOption(new Option('--norm <name>', "normalization + activation: 'bn', 'brn', 'gn', 'ln', 'in', 'frn' (FRN+TLU), 'frn+relu', 'gn+pn', 'ln+pn', 'evos0', 'none' (NF models)").default(D.norm))
+    .addOption(new Option('--norm <name>', "normalization + activation: 'bn' (BatchNorm over --group-size images), 'brn' (Batch Renorm), 'gn', 'ln', 'in', 'frn' (FRN+TLU), 'frn+relu', 'gfrn', 'lfrn', 'gn+pn', 'ln+pn', 'in+pn' (Proxy Norm), 'evos0', 'none' (default: 'frn'; 'none', the only choice, for nf-resnet and nfnet)").choices(NORM_NAMES))
     .addOption(new Option('--groups <n>', 'groups of GN / EvoNorm / GN+PN (default: the layer\'s)').argParser(wholeNumber(1)))
-    .addOption(new Option('--dropout <rate>', 'dropout before the classifier (models that have it)').argParser(numberIn(0, 1, true)).default(D.dropout))
-    .addOption(new Option('--stochastic-depth <rate>', 'stochastic depth drop rate (NF models)').argParser(numberIn(0, 1, true)).default(D.stochasticDepth))
+    .addOption(new Option('--dropout <rate>', "dropout rate before the classifier (vgg: after each hidden dense layer; default: the model's, 0, or 0.2 for nfnet; resnet has none)").argParser(numberIn(0, 1, true)))
+    .addOption(new Option('--stochastic-depth <rate>', "stochastic depth: drop rate of the last residual block, ramped linearly from 0 (nf-resnet, nfnet; default: the model's, 0, or 0.1 for nfnet)").argParser(numberIn(0, 1, true)))
     // Optimization
     .addOption(new Option('--batch-size <n>', 'images per step').argParser(wholeNumber(1)).default(D.batchSize))
     .addOption(new Option('--group-size <n>', "images per BatchNorm normalization group (the papers' images per GPU); must divide --batch-size (default: the batch size)").argParser(wholeNumber(1)))
@@ -112,7 +114,8 @@ export function settingsFrom(command: Command): { settings: Partial<TrainConfig>
   if (Object.keys(synthetic).length > 0) settings.synthetic = { ...DEFAULT_TRAIN_CONFIG.synthetic, ...synthetic };
   if (settings.out === undefined) {
     const v = (k: string): unknown => opts[k];
-    settings.out = `runs/${v('dataset')}-${v('model')}${v('depth')}-${String(v('norm')).replace(/\+/g, '_')}-seed${v('seed')}`;
+    const norm = v('norm') ?? (String(v('model')).startsWith('nf') ? 'none' : DEFAULT_TRAIN_CONFIG.norm);
+    settings.out = `runs/${v('dataset')}-${v('model')}${v('depth')}-${String(norm).replace(/\+/g, '_')}-seed${v('seed')}`;
   }
   return { settings: settings as Partial<TrainConfig>, resume: opts.resume === true, quiet: opts.quiet === true };
 }
@@ -120,7 +123,7 @@ export function settingsFrom(command: Command): { settings: Partial<TrainConfig>
 /** Rewrites `argument 'batchSize'` of a config error as `option '--batch-size'`. */
 function withFlagNames(e: unknown): unknown {
   if (!(e instanceof Error)) return e;
-  const keys = new Set([...Object.keys(DEFAULT_TRAIN_CONFIG), 'dataDir', 'widths', 'groups', 'groupSize', 'trainSubset', 'testSubset', 'validation', 'maxLoss']);
+  const keys = new Set([...Object.keys(DEFAULT_TRAIN_CONFIG), ...OPTIONAL_SETTINGS]);
   e.message = e.message
     .replace(/^trainConfig: argument '([\w.]+)'/, (m, key: string) => {
       const [head, sub] = key.split('.');
@@ -135,7 +138,7 @@ function withFlagNames(e: unknown): unknown {
 export function formatSummary(s: RunSummary): string {
   const resumed = s.resumedFrom === undefined ? '' : ` (resumed at step ${s.resumedFrom})`;
   return `final accuracy ${(100 * s.evaluation.accuracy).toFixed(2)}% (loss ${s.evaluation.loss.toFixed(4)}, ${s.evaluation.count} images) | ` +
-    `${s.epochs} epochs, ${s.steps} steps${resumed} in ${formatDuration(s.elapsedMs)} | ${s.imagesPerSecond.toFixed(1)} img/s (${s.backend}) | ${s.out}`;
+    `${s.epochs} epoch${s.epochs === 1 ? "" : "s"}, ${s.steps} steps${resumed} in ${formatDuration(s.elapsedMs)} | ${s.imagesPerSecond.toFixed(1)} img/s (${s.backend}) | ${s.out}`;
 }
 
 /** `83456` → `'1m23s'`, `3723000` → `'1h02m03s'`, `1234` → `'1.2s'`. */

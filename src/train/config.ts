@@ -36,7 +36,7 @@ export interface TrainConfig {
   depth: number;
   /** Stage widths (e.g. `[16, 32, 64]`); default: the model's own. */
   widths?: number[];
-  /** Normalization + activation (the factory's names: 'bn', 'gn', 'frn', 'gn+pn', ...); default `'frn'`. */
+  /** Normalization + activation (the factory's names: 'bn', 'gn', 'frn', 'gn+pn', ...); default `'frn'`, `'none'` for the NF models. */
   norm: string;
   /** Groups of GN/EvoNorm/GN+PN; default: the layer's own. */
   groups?: number;
@@ -68,10 +68,10 @@ export interface TrainConfig {
   labelSmoothing: number;
   /** Mixup strength alpha (lambda ~ Beta(alpha, alpha)); 0 = off (default). */
   mixup: number;
-  /** Dropout rate before the classifier, in [0, 1); default 0 (models that support it). */
-  dropout: number;
-  /** Stochastic depth (final drop rate), in [0, 1); default 0 (models that support it). */
-  stochasticDepth: number;
+  /** Dropout rate before the classifier, in [0, 1) (vgg, nf-resnet, nfnet); default: the model's (0; 0.2 for nfnet). */
+  dropout?: number;
+  /** Stochastic depth (final drop rate), in [0, 1) (nf-resnet, nfnet); default: the model's (0; 0.1 for nfnet). */
+  stochasticDepth?: number;
   /** Augmentation: `'auto'` (crop+flip for CIFAR-10, none otherwise), `'none'`, `'crop'` (pad 4), `'crop+flip'`. */
   augment: (typeof AUGMENT_NAMES)[number];
   /** Train on a seeded, class-stratified random subset of this many images; default: all. */
@@ -118,8 +118,6 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   agc: 0,
   labelSmoothing: 0,
   mixup: 0,
-  dropout: 0,
-  stochasticDepth: 0,
   augment: 'auto',
   seed: 0,
   backend: 'auto',
@@ -129,6 +127,9 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   evalBatchSize: 256,
   divergenceFactor: 1000,
 });
+
+/** The settings without a default value (absent = "not used" or "the model's own"). */
+export const OPTIONAL_SETTINGS: readonly string[] = ['dataDir', 'widths', 'groups', 'groupSize', 'dropout', 'stochasticDepth', 'trainSubset', 'testSubset', 'validation', 'maxLoss'];
 
 const OP = 'trainConfig';
 
@@ -148,7 +149,7 @@ function num(name: string, v: unknown, lo: number, hi: number, hiOpen: boolean, 
  */
 export function resolveTrainConfig(partial: Partial<TrainConfig> = {}): TrainConfig {
   if (partial === null || typeof partial !== 'object') throw argumentError(OP, 'config', typeof partial, 'an object');
-  const known = Object.keys(DEFAULT_TRAIN_CONFIG).concat(['dataDir', 'widths', 'groups', 'groupSize', 'trainSubset', 'testSubset', 'validation', 'maxLoss']);
+  const known = Object.keys(DEFAULT_TRAIN_CONFIG).concat(OPTIONAL_SETTINGS);
   for (const key of Object.keys(partial)) {
     if (!known.includes(key)) throw argumentError(OP, key, 'an unknown setting', `one of ${known.join(', ')}`);
   }
@@ -156,6 +157,7 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> = {}): TrainCon
   const c: TrainConfig = {
     ...DEFAULT_TRAIN_CONFIG,
     ...defined,
+    norm: defined.norm ?? (typeof defined.model === 'string' && defined.model.startsWith('nf') ? 'none' : DEFAULT_TRAIN_CONFIG.norm),
     synthetic: { ...DEFAULT_TRAIN_CONFIG.synthetic, ...(defined.synthetic ?? {}) },
   };
   assertOneOf(OP, 'dataset', c.dataset, DATASET_NAMES);
@@ -191,8 +193,8 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> = {}): TrainCon
   num('agc', c.agc, 0, Infinity, true, 'a clipping factor > 0, or 0 for off');
   num('labelSmoothing', c.labelSmoothing, 0, 1, true);
   num('mixup', c.mixup, 0, Infinity, true, 'an alpha > 0, or 0 for off');
-  num('dropout', c.dropout, 0, 1, true);
-  num('stochasticDepth', c.stochasticDepth, 0, 1, true);
+  if (c.dropout !== undefined) num('dropout', c.dropout, 0, 1, true);
+  if (c.stochasticDepth !== undefined) num('stochasticDepth', c.stochasticDepth, 0, 1, true);
   assertOneOf(OP, 'augment', c.augment, AUGMENT_NAMES);
   if (c.trainSubset !== undefined) int('trainSubset', c.trainSubset, 1);
   if (c.testSubset !== undefined) int('testSubset', c.testSubset, 1);

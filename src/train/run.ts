@@ -19,7 +19,9 @@ import { loadDataset } from '../data/node_datasets.js';
 import { subset, trainValidationSplit } from '../data/splits.js';
 import { type AugmentOptions, type ChannelStats, channelStats } from '../data/transforms.js';
 import { init } from '../init.js';
-import { argumentError } from '../ops/validate.js';
+import { classifierLayerName } from '../models/common.js';
+import { assertBatchCompatible, buildModel, MODEL_NAMES, MODEL_NORMS, type ModelName, supportsNorm } from '../models/registry.js';
+import { argumentError, assertOneOf } from '../ops/validate.js';
 import { withAdaptiveGradientClipping } from '../optim/gradient_clipping.js';
 import { constantSchedule, cosineDecay, type Schedule, stepDecay, warmupThen } from '../optim/schedules.js';
 import { type NamedOptimizer, SGD } from '../optim/sgd.js';
@@ -29,9 +31,6 @@ import { DivergenceError, evaluate, type Evaluation, layerOfVariables, type Trai
 import { type MetricsLine, MetricsLog } from './metrics.js';
 import { formatRate, ProgressBar } from './progress.js';
 import { streamSeed, TRAIN_STREAM, withSeededMathRandom } from './random.js';
-
-/** Name of the classifier layer AGC skips (the models' `classifierLayerName`). */
-export const CLASSIFIER_LAYER = 'classifier';
 
 /** What a run needs from the rest of the library; replaceable (tests build tiny models directly). */
 export interface RunDependencies {
@@ -112,10 +111,47 @@ export const defaultDependencies: RunDependencies = {
       synthetic: { height: s.size, width: s.size, channels: s.channels, numClasses: s.classes, seed: config.seed },
     });
   },
-  buildModel() {
-    throw new Error('TODO(models)');
+  buildModel(config, data) {
+    return buildModel(config.model as ModelName, modelOptions(config, data) as never);
   },
 };
+
+/**
+ * The options of `buildModel(config.model, ...)` from a config: what each model takes, and an error naming the
+ * setting when a config sets something its model does not have (e.g. `dropout` on 'resnet').
+ *
+ * No `seed` is passed: the models would hand their seeded layers a fixed seed, and a fixed-seed random op in
+ * TF.js draws the same numbers at every call — the same stochastic-depth mask at every step. Unseeded, every
+ * initializer and random layer draws from `Math.random`, which the run seeds from `(seed, 'init')` while the
+ * model is built and from `(seed, step)` during each step: repeatable, and a fresh draw each step.
+ */
+export function modelOptions(config: TrainConfig, data: { inputShape: [number, number, number]; numClasses: number }): Record<string, unknown> {
+  const op = 'trainConfig';
+  const model = config.model as ModelName;
+  assertOneOf(op, 'model', model, MODEL_NAMES);
+  if (!supportsNorm(model, config.norm)) {
+    throw argumentError(op, 'norm', config.norm, `one of ${MODEL_NORMS[model].map((n) => `'${n}'`).join(', ')} for model '${model}'`);
+  }
+  assertBatchCompatible(model, { norm: config.norm, groupSize: config.groupSize }, config.batchSize);
+  const has: Record<ModelName, string[]> = {
+    resnet: ['depth', 'widths', 'groups', 'groupSize'],
+    vgg: ['groups', 'groupSize', 'dropout'],
+    'nf-resnet': ['depth', 'widths', 'dropout', 'stochasticDepth'],
+    nfnet: ['widths', 'dropout', 'stochasticDepth'],
+  };
+  const options: Record<string, unknown> = { ...data, norm: config.norm };
+  for (const key of ['widths', 'groups', 'groupSize', 'dropout', 'stochasticDepth'] as const) {
+    const v = config[key];
+    if (v === undefined) continue;
+    if (!has[model].includes(key)) {
+      if ((key === 'dropout' || key === 'stochasticDepth') && v === 0) continue;
+      throw argumentError(op, key, v, `no ${key} for model '${model}' (it takes ${has[model].join(', ')})`);
+    }
+    options[key] = v;
+  }
+  if (has[model].includes('depth')) options.depth = config.depth;
+  return options;
+}
 
 /** The augmentation of a config (`'auto'`: crop + flip for CIFAR-10, none for digits and synthetic data). */
 export function augmentationOf(config: TrainConfig, height: number): AugmentOptions | undefined {
@@ -198,6 +234,8 @@ export async function runTraining(settings: Partial<TrainConfig>, options: RunOp
     }
   }
 
+  // Model settings are checked before the (possibly slow) data loading.
+  if (deps.buildModel === defaultDependencies.buildModel) modelOptions(config, { inputShape: [1, 1, 1], numClasses: 2 });
   const backend = await deps.setBackend(config.backend);
   const splits = deps.loadData(config);
   const { train, evaluation: evalSet, stats } = prepareData(config, splits);
@@ -213,8 +251,8 @@ export async function runTraining(settings: Partial<TrainConfig>, options: RunOp
   const params = trainableParams(model);
   let optimizer: NamedOptimizer = new SGD({ momentum: config.momentum, nesterov: config.nesterov, weightDecay: config.weightDecay, decayFilter: config.decayFilter });
   if (config.agc > 0) {
-    const hasClassifier = model.layers.some((l) => l.name === CLASSIFIER_LAYER);
-    const exclude = hasClassifier ? params.filter((p) => layerOfVariables(model).get(p.name) === CLASSIFIER_LAYER).map((p) => p.name) : [];
+    const hasClassifier = model.layers.some((l) => l.name === classifierLayerName);
+    const exclude = hasClassifier ? params.filter((p) => layerOfVariables(model).get(p.name) === classifierLayerName).map((p) => p.name) : [];
     optimizer = withAdaptiveGradientClipping(optimizer, { clipping: config.agc, exclude: exclude.length > 0 ? exclude : undefined });
   }
   const trainable: Trainable = { model, optimizer, params };
@@ -222,8 +260,14 @@ export async function runTraining(settings: Partial<TrainConfig>, options: RunOp
 
   let state: RunState;
   if (saved !== null) {
-    state = await restoreCheckpoint<RunState>(out, { model, optimizer, params });
-    if (state.stepsPerEpoch !== stepsPerEpoch) throw new Error(`train: the checkpoint has ${state.stepsPerEpoch} steps per epoch, the data now gives ${stepsPerEpoch}: the dataset changed`);
+    try {
+      state = await restoreCheckpoint<RunState>(out, { model, optimizer, params });
+      if (state.stepsPerEpoch !== stepsPerEpoch) throw new Error(`train: the checkpoint has ${state.stepsPerEpoch} steps per epoch, the data now gives ${stepsPerEpoch}: the dataset changed`);
+    } catch (e) {
+      optimizer.dispose();
+      model.dispose();
+      throw e;
+    }
   } else {
     state = {
       step: 0, epoch: 0, batchInEpoch: 0, stepsPerEpoch,
@@ -240,6 +284,7 @@ export async function runTraining(settings: Partial<TrainConfig>, options: RunOp
     metrics.append({ type: 'resume', step: state.step, epoch: state.epoch, batchInEpoch: state.batchInEpoch, backend });
   }
 
+  const elapsedBefore = state.elapsedMs;
   const progress = new ProgressBar({ quiet });
   let sessionImages = 0, sessionTrainMs = 0;
   let lastEval: Evaluation | undefined;
@@ -259,7 +304,6 @@ export async function runTraining(settings: Partial<TrainConfig>, options: RunOp
     state.savedAt = new Date().toISOString();
     await saveCheckpoint(out, { model, optimizer, params }, state);
   };
-  const elapsedBefore = state.elapsedMs;
 
   try {
     for (let epoch = state.epoch; epoch < config.epochs; epoch++) {

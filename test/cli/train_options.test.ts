@@ -34,7 +34,8 @@ describe('batchfree train: options', () => {
     const r = await run('train', '--help');
     assert.ok(r.error instanceof CommanderError && r.error.exitCode === 0, 'help exits with 0');
     for (const flag of SYNOPSIS) {
-      const line = r.out.split('\n').find((l) => l.trimStart().startsWith(`${flag} `) || l.trim() === flag || l.trimStart().startsWith(`${flag}  `));
+      // Option lines are indented by two spaces; wrapped description lines by more.
+      const line = r.out.split('\n').find((l) => l.startsWith(`  ${flag} `));
       assert.ok(line !== undefined, `${flag} listed`);
       assert.match(line, new RegExp(`${flag}( <[^>]+>)?\\s{2,}\\S`), `${flag} has a description`);
     }
