@@ -63,7 +63,7 @@ function wasmMemory(backend: WasmBackendLike): WebAssembly.Memory | undefined {
   return memory instanceof WebAssembly.Memory ? memory : undefined;
 }
 
-/** Bytes of `x` and `dy` per image processed together by the SIMD weight gradient (fits in L2 cache). */
+/** Bytes of `x` and `dy` processed together by the SIMD gradients (a chunk of images that stays in cache). */
 const WGRAD_CHUNK_BYTES = 64 * 1024;
 
 /**
@@ -178,7 +178,56 @@ function phase(r: number, k: number, s: number, pad: number, size: number, outSi
 }
 
 /**
- * `Conv2DBackpropInput` on `wasm`. Each of the `sh * sw` phases of the input (positions with the same
+ * Input gradient by the SIMD micro-kernels: for each chunk of images, tap and block of input channels, the
+ * output-gradient pixels whose input pixel is inside the image add `dy[pixel] . w[tap]^T` to it, four pixels
+ * at a time. Reads `dy` in place; the kernel is transposed to `[KH, KW, Co, Ci]` first (small).
+ */
+function conv2DBackpropInputSimd(backend: WasmBackendLike, k: SimdKernels, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
+  const { batch: B, inH: H, inW: W, inC: Ci, outH: OH, outW: OW, outC: Co, kH: KH, kW: KW, strideH: sh, strideW: sw, padTop: pt, padLeft: pl } = g;
+  const dx = backend.makeOutput([B, H, W, Ci], 'float32');
+  const wT = backend.makeOutput([KH, KW, Co, Ci], 'float32');
+  wasmF32(backend, dx).fill(0);
+  const w = wasmF32(backend, filter), t = wasmF32(backend, wT);
+  for (let tap = 0; tap < KH * KW; tap++) {
+    const o = tap * Ci * Co;
+    for (let ci = 0; ci < Ci; ci++) for (let co = 0; co < Co; co++) t[o + co * Ci + ci] = w[o + ci * Co + co];
+  }
+  const dyPtr = backend.dataIdMap.get(dy.dataId).memoryOffset;
+  const dxPtr = backend.dataIdMap.get(dx.dataId).memoryOffset;
+  const wPtr = backend.dataIdMap.get(wT.dataId).memoryOffset;
+  const vectors = Ci / 4;
+  const PB = 4, VB = 3; // 12 accumulators
+  const chunk = Math.max(1, Math.floor(WGRAD_CHUNK_BYTES / ((H * W * Ci + OH * OW * Co) * 4)));
+  const [dB, dR, dC, xB, xR, xC] = [OH * OW * Co * 4, OW * Co * 4, Co * 4, H * W * Ci * 4, sh * W * Ci * 4, sw * Ci * 4];
+  for (let b0 = 0; b0 < B; b0 += chunk) {
+    const nb = Math.min(chunk, B - b0);
+    for (let kh = 0; kh < KH; kh++) {
+      const oh0 = Math.max(0, Math.ceil((pt - kh) / sh)), oh1 = Math.min(OH, Math.floor((H - 1 + pt - kh) / sh) + 1);
+      if (oh1 <= oh0) continue;
+      for (let kw = 0; kw < KW; kw++) {
+        const ow0 = Math.max(0, Math.ceil((pl - kw) / sw)), ow1 = Math.min(OW, Math.floor((W - 1 + pl - kw) / sw) + 1);
+        if (ow1 <= ow0) continue;
+        const dBase = dyPtr + (((b0 * OH + oh0) * OW + ow0) * Co) * 4;
+        const xBase = dxPtr + (((b0 * H + oh0 * sh + kh - pt) * W + ow0 * sw + kw - pl) * Ci) * 4;
+        const wBase = wPtr + (kh * KW + kw) * Co * Ci * 4;
+        const groups = Math.floor((ow1 - ow0) / PB), rest = (ow1 - ow0) % PB;
+        for (let v = 0; v < vectors; v += VB) {
+          const vb = Math.min(VB, vectors - v);
+          if (groups > 0) k.dgrad[PB][vb](dBase, wBase + v * 16, xBase + v * 16, nb, oh1 - oh0, groups, dB, dR, dC, xB, xR, xC, Co, Ci * 4);
+          if (rest > 0) {
+            k.dgrad[rest][vb](dBase + groups * PB * dC, wBase + v * 16, xBase + v * 16 + groups * PB * xC,
+              nb, oh1 - oh0, 1, dB, dR, dC, xB, xR, xC, Co, Ci * 4);
+          }
+        }
+      }
+    }
+  }
+  backend.disposeData(wT.dataId);
+  return dx;
+}
+
+/**
+ * `Conv2DBackpropInput` on `wasm` without SIMD kernels (or input channels not a multiple of 4). Each of the `sh * sw` phases of the input (positions with the same
  * residue modulo the stride) receives contributions from one sub-grid of kernel taps only, through a
  * stride-1 convolution of `dy` with that sub-kernel flipped and transposed. This does the useful
  * multiply-adds only, unlike the zero-inserted formulation (`sh * sw` times more). Stride 1 is one phase
@@ -189,6 +238,9 @@ export function conv2DBackpropInputWasm(args: KernelArgs): TensorInfo {
   const { dy, filter } = args.inputs;
   const attrs = args.attrs as unknown as ConvGradAttrs;
   const g = convGeometry('Conv2DBackpropInput', attrs.inputShape as number[], filter.shape, attrs);
+  const memory = g.inC % 4 === 0 ? wasmMemory(backend) : undefined;
+  const simd = memory === undefined ? null : simdKernels(memory);
+  if (simd !== null) return conv2DBackpropInputSimd(backend, simd, dy, filter, g);
   const { batch: B, inH: H, inW: W, inC: Ci, outH: OH, outW: OW, kH: KH, kW: KW, strideH: sh, strideW: sw } = g;
   const rows: Phase[] = [], cols: Phase[] = [];
   for (let r = 0; r < sh; r++) rows.push(phase(r, KH, sh, g.padTop, H, OH));

@@ -8,7 +8,8 @@ import { assertClose, randn } from '../helpers.js';
 type Pad = 'same' | 'valid' | number | [[0, 0], [number, number], [number, number], [0, 0]];
 interface Case { name: string; x: number[]; k: [number, number]; co: number; strides: number | [number, number]; pad: Pad; scale?: number }
 
-// Output channels a multiple of 4 take the SIMD weight gradient on wasm; the others its XNNPACK fallback.
+// On wasm, output channels a multiple of 4 take the SIMD weight gradient and input channels a multiple of 4
+// the SIMD input gradient; the other cases their XNNPACK fallbacks.
 const cases: Case[] = [
   { name: '3x3 stride 1 same, B = 1, odd sizes', x: [1, 5, 7, 3], k: [3, 3], co: 4, strides: 1, pad: 'same' },
   { name: '3x3 stride 2 same (Co = 5: fallback path)', x: [2, 7, 6, 2], k: [3, 3], co: 5, strides: 2, pad: 'same' },
@@ -21,6 +22,10 @@ const cases: Case[] = [
   { name: '3x3 stride 2 explicit padding larger than the kernel', x: [2, 9, 9, 2], k: [3, 3], co: 4, strides: 2, pad: [[0, 0], [3, 0], [1, 4], [0, 0]] },
   { name: '3x3 stride 1 numeric padding 2, 20 output channels', x: [2, 5, 5, 3], k: [3, 3], co: 20, strides: 1, pad: 2 },
   { name: '3x3 stride 2 same, 7 input channels (channel-block remainder)', x: [3, 6, 5, 7], k: [3, 3], co: 16, strides: 2, pad: 'same' },
+  { name: '1x1 stride 2 valid, Ci = 4', x: [2, 6, 7, 4], k: [1, 1], co: 4, strides: 2, pad: 'valid' },
+  { name: '3x3 stride 3 same, Ci = 8', x: [2, 8, 7, 8], k: [3, 3], co: 8, strides: 3, pad: 'same' },
+  { name: '3x3 stride 2 explicit padding larger than the kernel, Ci = 12', x: [2, 9, 9, 12], k: [3, 3], co: 4, strides: 2, pad: [[0, 0], [3, 0], [1, 4], [0, 0]] },
+  { name: '5x3 stride 1 explicit padding, Ci = 4', x: [1, 10, 9, 4], k: [5, 3], co: 12, strides: 1, pad: [[0, 0], [2, 1], [0, 2], [0, 0]] },
   { name: 'first layer of the reference net (Ci = 1)', x: [4, 28, 28, 1], k: [3, 3], co: 16, strides: 1, pad: 'same' },
   { name: 'second layer shape (stride 2, even size)', x: [3, 14, 14, 16], k: [3, 3], co: 32, strides: 2, pad: 'same' },
   { name: 'third layer shape, magnitudes 1e3', x: [2, 14, 14, 32], k: [3, 3], co: 64, strides: 2, pad: 'same', scale: 1e3 },

@@ -69,4 +69,41 @@ describe('SIMD weight-gradient micro-kernels', () => {
       }
     }
   });
+
+  it('input-gradient kernels add dy . wT over a strided pixel grid, for every block size', () => {
+    const memory = new WebAssembly.Memory({ initial: 4 });
+    const k = simdKernels(memory);
+    assert.ok(k !== null);
+    // dy: [nB, 3, 9, K] (K = 6 channels); dx: [nB, 5, 10, 16] (pixels every other column); wT: [K, 16].
+    const nB = 2, dH = 3, dWd = 9, K = 6, xH = 5, xW = 10, C = 16;
+    const dv = randn([nB * dH * dWd * K], 3).data, wv = randn([K * C], 4).data;
+    const f32 = new Float32Array(memory.buffer);
+    const DY = 0, WT = dv.length * 4, DX = WT + wv.length * 4;
+    f32.set(Float32Array.from(dv), DY / 4);
+    f32.set(Float32Array.from(wv), WT / 4);
+    for (let pb = 1; pb <= 4; pb++) {
+      for (let vb = 1; vb <= 4; vb++) {
+        const init = Float32Array.from(randn([nB * xH * xW * C], 20 + 4 * pb + vb).data);
+        f32.set(init, DX / 4);
+        const groups = Math.floor(4 / pb); // pb * groups <= 4 columns used
+        // dy rows 0..2, columns 1, 2, ... (pb * groups of them); dx rows 1..3, columns 0, 2, 4, ...
+        const d0 = DY + ((0 * dH + 0) * dWd + 1) * K * 4, x0 = DX + ((0 * xH + 1) * xW + 0) * C * 4;
+        k.dgrad[pb][vb](d0, WT, x0, nB, dH, groups, dH * dWd * K * 4, dWd * K * 4, K * 4, xH * xW * C * 4, xW * C * 4, 2 * C * 4, K, C * 4);
+        const want = Float64Array.from(init);
+        for (let b = 0; b < nB; b++) {
+          for (let r = 0; r < dH; r++) {
+            for (let col = 0; col < pb * groups; col++) {
+              const dpix = ((b * dH + r) * dWd + 1 + col) * K, xpix = ((b * xH + r + 1) * xW + 2 * col) * C;
+              for (let c = 0; c < 4 * vb; c++) {
+                let sum = 0;
+                for (let kk = 0; kk < K; kk++) sum += Math.fround(dv[dpix + kk]) * Math.fround(wv[kk * C + c]);
+                want[xpix + c] += sum;
+              }
+            }
+          }
+        }
+        assertClose(f32.slice(DX / 4, DX / 4 + init.length), want, 1e-6, `pb=${pb} vb=${vb}`);
+      }
+    }
+  });
 });

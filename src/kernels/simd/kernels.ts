@@ -8,6 +8,11 @@
  *   `out[i, 4j..4j+3] += sum_pixels x[pixel, i] * dy[pixel, 4j..4j+3]`,
  * keeping the `CB * VB` accumulators in registers (the inner loop is `CB` splat loads, `VB` vector loads and
  * `CB * VB` multiply-adds).
+ *
+ * `dgrad_{PB}_{VB}` (input gradient): for one kernel tap and a block of `VB` vectors of 4 input channels, over
+ * a `nB x nR x (nG groups of PB)` grid of output-gradient pixels, it adds to the input-gradient pixel of each
+ *   `dx[pixel, 4j..4j+3] += sum_k dy[pixel', k] * wT[k, 4j..4j+3]`
+ * (`wT` = the tap's kernel slice transposed to `[Co, Ci]`), with the `PB * VB` sums in registers.
  * @module
  */
 import { Code, I32, V128, buildModule } from './wasm_builder.js';
@@ -64,6 +69,67 @@ function wgradKernel(cb: number, vb: number): Code {
   return c;
 }
 
+/**
+ * `dgrad(d0, w0, x0, nB, nR, nG, dB, dR, dC, xB, xR, xC, K, wK)`: output-gradient pixel (b, r, g*PB + p) is at
+ * `d0 + b*dB + r*dR + (g*PB + p)*dC` (K floats), its input-gradient pixel at `x0 + b*xB + r*xR + (g*PB + p)*xC`
+ * (4*VB floats, accumulated), row k of the transposed kernel block at `w0 + k*wK`. Requires nB, nR, nG, K >= 1.
+ */
+function dgradKernel(pb: number, vb: number): Code {
+  const c = new Code(Array<typeof I32>(14).fill(I32));
+  const [d0, w0, x0, nB, nR, nG, dB, dR, dC, xB, xR, xC, K, wK] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const acc: number[][] = [];
+  for (let p = 0; p < pb; p++) acc.push(Array.from({ length: vb }, () => c.local(V128)));
+  const wv = Array.from({ length: vb }, () => c.local(V128));
+  const s = c.local(V128), zero = c.local(V128);
+  const [b, r, g, k, xr, dr, xg, dg, dp, wp, q] = Array.from({ length: 11 }, () => c.local(I32));
+  const dOff = Array.from({ length: pb }, () => c.local(I32)); // p * dC
+  const xOff = Array.from({ length: pb }, () => c.local(I32)); // p * xC
+  for (let p = 0; p < pb; p++) {
+    c.get(dC).i32(p).i32Mul().set(dOff[p]);
+    c.get(xC).i32(p).i32Mul().set(xOff[p]);
+  }
+  c.f32(0).f32x4Splat().set(zero);
+  c.get(nB).set(b);
+  c.loop(); // over b
+  c.get(x0).set(xr).get(d0).set(dr).get(nR).set(r);
+  c.loop(); // over rows
+  c.get(xr).set(xg).get(dr).set(dg).get(nG).set(g);
+  c.loop(); // over groups of pb pixels
+  for (let p = 0; p < pb; p++) for (let j = 0; j < vb; j++) c.get(zero).set(acc[p][j]);
+  c.get(dg).set(dp).get(w0).set(wp).get(K).set(k);
+  c.loop(); // over output-gradient channels
+  for (let j = 0; j < vb; j++) c.get(wp).v128Load(16 * j).set(wv[j]);
+  for (let p = 0; p < pb; p++) {
+    c.get(dp).get(dOff[p]).i32Add().v128Load32Splat().set(s);
+    for (let j = 0; j < vb; j++) c.get(acc[p][j]).get(s).get(wv[j]).f32x4Mul().f32x4Add().set(acc[p][j]);
+  }
+  c.addTo(dp, 4).addTo(wp, { local: wK });
+  c.get(k).i32(1).i32Sub().tee(k).brIf(0);
+  c.end();
+  for (let p = 0; p < pb; p++) {
+    c.get(xg).get(xOff[p]).i32Add().set(q);
+    for (let j = 0; j < vb; j++) c.get(q).get(q).v128Load(16 * j).get(acc[p][j]).f32x4Add().v128Store(16 * j);
+  }
+  c.get(xg).get(xOff[pb - 1]).i32Add().get(xC).i32Add().set(xg);
+  c.get(dg).get(dOff[pb - 1]).i32Add().get(dC).i32Add().set(dg);
+  c.get(g).i32(1).i32Sub().tee(g).brIf(0);
+  c.end();
+  c.addTo(xr, { local: xR }).addTo(dr, { local: dR });
+  c.get(r).i32(1).i32Sub().tee(r).brIf(0);
+  c.end();
+  c.addTo(x0, { local: xB }).addTo(d0, { local: dB });
+  c.get(b).i32(1).i32Sub().tee(b).brIf(0);
+  c.end();
+  return c;
+}
+
+/** Signature of the input-gradient micro-kernels (see {@link dgradKernel}). */
+export type DgradKernel = (d0: number, w0: number, x0: number, nB: number, nR: number, nG: number,
+  dB: number, dR: number, dC: number, xB: number, xR: number, xC: number, K: number, wK: number) => void;
+
+/** Largest pixel block and input-channel vector block of the input-gradient kernels. */
+export const DGRAD_MAX_PB = 4, DGRAD_MAX_VB = 4;
+
 /** Signature of the weight-gradient micro-kernels (see {@link wgradKernel}). */
 export type WgradKernel = (x0: number, d0: number, out: number, nB: number, nR: number, nC: number,
   xB: number, xR: number, xC: number, dB: number, dR: number, dC: number, outStride: number) => void;
@@ -72,6 +138,8 @@ export type WgradKernel = (x0: number, d0: number, out: number, nB: number, nR: 
 export interface SimdKernels {
   /** `wgrad[cb][vb]` for cb, vb in 1..4. */
   wgrad: WgradKernel[][];
+  /** `dgrad[pb][vb]` for pb, vb in 1..4. */
+  dgrad: DgradKernel[][];
 }
 
 let moduleBytes: Uint8Array<ArrayBuffer> | undefined;
@@ -82,6 +150,9 @@ function functions(): Array<{ name: string; code: Code }> {
   const fns: Array<{ name: string; code: Code }> = [];
   for (let cb = 1; cb <= WGRAD_MAX_CB; cb++) {
     for (let vb = 1; vb <= WGRAD_MAX_VB; vb++) fns.push({ name: `wgrad_${cb}_${vb}`, code: wgradKernel(cb, vb) });
+  }
+  for (let pb = 1; pb <= DGRAD_MAX_PB; pb++) {
+    for (let vb = 1; vb <= DGRAD_MAX_VB; vb++) fns.push({ name: `dgrad_${pb}_${vb}`, code: dgradKernel(pb, vb) });
   }
   return fns;
 }
@@ -101,13 +172,11 @@ export function simdKernels(memory: WebAssembly.Memory): SimdKernels | null {
       : (moduleBytes ??= buildModule({ module: 'env', field: 'memory', shared: false }, functions()));
     if (WebAssembly.validate(bytes)) {
       const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-      const ex = instance.exports as Record<string, WgradKernel>;
-      const wgrad: WgradKernel[][] = [[]];
-      for (let cb = 1; cb <= WGRAD_MAX_CB; cb++) {
-        wgrad.push([]);
-        for (let vb = 0; vb <= WGRAD_MAX_VB; vb++) wgrad[cb].push(ex[`wgrad_${cb}_${vb}`]);
-      }
-      kernels = { wgrad };
+      const ex = instance.exports;
+      // table[a][b] = export `${prefix}_${a}_${b}` (index 0 unused).
+      const table = <T>(prefix: string, maxA: number, maxB: number): T[][] =>
+        Array.from({ length: maxA + 1 }, (_, a) => Array.from({ length: maxB + 1 }, (__, b) => ex[`${prefix}_${a}_${b}`] as T));
+      kernels = { wgrad: table<WgradKernel>('wgrad', WGRAD_MAX_CB, WGRAD_MAX_VB), dgrad: table<DgradKernel>('dgrad', DGRAD_MAX_PB, DGRAD_MAX_VB) };
     }
   } catch {
     kernels = null; // no SIMD, or a shared memory whose limits differ: callers fall back
