@@ -9,6 +9,9 @@
  * keeping the `CB * VB` accumulators in registers (the inner loop is `CB` splat loads, `VB` vector loads and
  * `CB * VB` multiply-adds).
  *
+ * Where the engine supports relaxed SIMD (V8 >= 11.4: Chrome 114+, Node 22+), the multiply-adds are
+ * `f32x4.relaxed_madd` (fused on FMA hardware); else a multiply and an add.
+ *
  * `dgrad_{PB}_{VB}` (input gradient): for one kernel tap and a block of `VB` vectors of 4 input channels, over
  * a `nB x nR x (nG groups of PB)` grid of output-gradient pixels, it adds to the input-gradient pixel of each
  *   `dx[pixel, 4j..4j+3] += sum_k dy[pixel', k] * wT[k, 4j..4j+3]`
@@ -25,7 +28,7 @@ export const WGRAD_MAX_CB = 4, WGRAD_MAX_VB = 4;
  * pixel (b, r, c) reads `x0 + b*xB + r*xR + c*xC` (CB floats) and `d0 + b*dB + r*dR + c*dC` (4*VB floats);
  * row i of the accumulator block lives at `out + i*outStride`. Requires nB, nR, nC >= 1.
  */
-function wgradKernel(cb: number, vb: number): Code {
+function wgradKernel(cb: number, vb: number, fma: boolean): Code {
   const c = new Code(Array<typeof I32>(13).fill(I32));
   const [x0, d0, out, nB, nR, nC, xB, xR, xC, dB, dR, dC, outStride] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
   const acc: number[][] = [];
@@ -49,7 +52,7 @@ function wgradKernel(cb: number, vb: number): Code {
   for (let j = 0; j < vb; j++) c.get(dp).v128Load(16 * j).set(dv[j]);
   for (let i = 0; i < cb; i++) {
     c.get(xp).v128Load32Splat(4 * i).set(s);
-    for (let j = 0; j < vb; j++) c.get(acc[i][j]).get(s).get(dv[j]).f32x4Mul().f32x4Add().set(acc[i][j]);
+    for (let j = 0; j < vb; j++) c.macc(acc[i][j], s, dv[j], fma);
   }
   c.addTo(xp, { local: xC }).addTo(dp, { local: dC });
   c.get(col).i32(1).i32Sub().tee(col).brIf(0);
@@ -74,7 +77,7 @@ function wgradKernel(cb: number, vb: number): Code {
  * `d0 + b*dB + r*dR + (g*PB + p)*dC` (K floats), its input-gradient pixel at `x0 + b*xB + r*xR + (g*PB + p)*xC`
  * (4*VB floats, accumulated), row k of the transposed kernel block at `w0 + k*wK`. Requires nB, nR, nG, K >= 1.
  */
-function dgradKernel(pb: number, vb: number): Code {
+function dgradKernel(pb: number, vb: number, fma: boolean): Code {
   const c = new Code(Array<typeof I32>(14).fill(I32));
   const [d0, w0, x0, nB, nR, nG, dB, dR, dC, xB, xR, xC, K, wK] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
   const acc: number[][] = [];
@@ -101,7 +104,7 @@ function dgradKernel(pb: number, vb: number): Code {
   for (let j = 0; j < vb; j++) c.get(wp).v128Load(16 * j).set(wv[j]);
   for (let p = 0; p < pb; p++) {
     c.get(dp).get(dOff[p]).i32Add().v128Load32Splat().set(s);
-    for (let j = 0; j < vb; j++) c.get(acc[p][j]).get(s).get(wv[j]).f32x4Mul().f32x4Add().set(acc[p][j]);
+    for (let j = 0; j < vb; j++) c.macc(acc[p][j], s, wv[j], fma);
   }
   c.addTo(dp, 4).addTo(wp, { local: wK });
   c.get(k).i32(1).i32Sub().tee(k).brIf(0);
@@ -142,19 +145,30 @@ export interface SimdKernels {
   dgrad: DgradKernel[][];
 }
 
-let moduleBytes: Uint8Array<ArrayBuffer> | undefined;
-let sharedModuleBytes: Uint8Array<ArrayBuffer> | undefined;
 const byMemory = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
+/** Module bytes by (shared memory, fused multiply-add). */
+const modules = new Map<string, Uint8Array<ArrayBuffer>>();
 
-function functions(): Array<{ name: string; code: Code }> {
+function functions(fma: boolean): Array<{ name: string; code: Code }> {
   const fns: Array<{ name: string; code: Code }> = [];
   for (let cb = 1; cb <= WGRAD_MAX_CB; cb++) {
-    for (let vb = 1; vb <= WGRAD_MAX_VB; vb++) fns.push({ name: `wgrad_${cb}_${vb}`, code: wgradKernel(cb, vb) });
+    for (let vb = 1; vb <= WGRAD_MAX_VB; vb++) fns.push({ name: `wgrad_${cb}_${vb}`, code: wgradKernel(cb, vb, fma) });
   }
   for (let pb = 1; pb <= DGRAD_MAX_PB; pb++) {
-    for (let vb = 1; vb <= DGRAD_MAX_VB; vb++) fns.push({ name: `dgrad_${pb}_${vb}`, code: dgradKernel(pb, vb) });
+    for (let vb = 1; vb <= DGRAD_MAX_VB; vb++) fns.push({ name: `dgrad_${pb}_${vb}`, code: dgradKernel(pb, vb, fma) });
   }
   return fns;
+}
+
+/** The kernels' module for this kind of memory: with relaxed-SIMD multiply-adds where they validate. */
+function moduleFor(shared: boolean): Uint8Array<ArrayBuffer> | undefined {
+  for (const fma of [true, false]) {
+    const key = `${shared}/${fma}`;
+    let bytes = modules.get(key);
+    if (bytes === undefined) modules.set(key, bytes = buildModule({ module: 'env', field: 'memory', shared }, functions(fma)));
+    if (WebAssembly.validate(bytes)) return bytes;
+  }
+  return undefined;
 }
 
 /**
@@ -167,10 +181,8 @@ export function simdKernels(memory: WebAssembly.Memory): SimdKernels | null {
   let kernels: SimdKernels | null = null;
   try {
     const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const bytes = shared
-      ? (sharedModuleBytes ??= buildModule({ module: 'env', field: 'memory', shared: true }, functions()))
-      : (moduleBytes ??= buildModule({ module: 'env', field: 'memory', shared: false }, functions()));
-    if (WebAssembly.validate(bytes)) {
+    const bytes = moduleFor(shared);
+    if (bytes !== undefined) {
       const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
       const ex = instance.exports;
       // table[a][b] = export `${prefix}_${a}_${b}` (index 0 unused).

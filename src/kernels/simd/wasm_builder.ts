@@ -100,6 +100,14 @@ export class Code {
   f32x4Sub(): this { return this.simd(0xe5); }
   f32x4Mul(): this { return this.simd(0xe6); }
   f32x4Max(): this { return this.simd(0xe9); }
+  /** Relaxed SIMD `f32x4.relaxed_madd(a, b, c) = a * b + c` (fused where the hardware has FMA). */
+  f32x4RelaxedMadd(): this { return this.simd(0x105); }
+
+  /** `acc += a * b` on f32x4 locals: one relaxed multiply-add if `fma`, else a multiply and an add. */
+  macc(acc: number, a: number, b: number, fma: boolean): this {
+    if (fma) return this.get(a).get(b).get(acc).f32x4RelaxedMadd().set(acc);
+    return this.get(acc).get(a).get(b).f32x4Mul().f32x4Add().set(acc);
+  }
 
   /** `local[i] += delta` for an i32 local. */
   addTo(i: number, delta: number | { local: number }): this {
