@@ -7,6 +7,7 @@ import { tf } from '../engine.js';
 import { KernelArgs, TensorInfo } from './backend_access.js';
 import { conv2DBackpropFilterCpu, conv2DBackpropFilterWasm, conv2DBackpropInputCpu, conv2DBackpropInputWasm } from './conv2d_grads.js';
 import { makeTileCpu, makeTileWasm } from './tile.js';
+import { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwise_grads.js';
 import { makeMeanWasm, makeSumWasm } from './reduce.js';
 import { makeCastWasm, makeIdentityWasm } from './identity.js';
 import { registerFastGradients, restoreStockGradients } from './gradients.js';
@@ -19,6 +20,8 @@ const KERNELS: Record<string, Record<string, KernelFactory>> = {
   wasm: {
     Conv2DBackpropFilter: () => conv2DBackpropFilterWasm,
     Conv2DBackpropInput: () => conv2DBackpropInputWasm,
+    DepthwiseConv2dNativeBackpropFilter: () => depthwiseBackpropFilterWasm,
+    DepthwiseConv2dNativeBackpropInput: () => depthwiseBackpropInputWasm,
     Tile: () => makeTileWasm(),
     Sum: (stock) => makeSumWasm(stock),
     Mean: (stock) => makeMeanWasm(stock),
