@@ -8,6 +8,7 @@ import { KernelArgs, TensorInfo } from './backend_access.js';
 import { conv2DBackpropFilterCpu, conv2DBackpropFilterWasm, conv2DBackpropInputCpu, conv2DBackpropInputWasm } from './conv2d_grads.js';
 import { makeTileCpu, makeTileWasm } from './tile.js';
 import { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwise_grads.js';
+import { unsortedSegmentSumWasm } from './segment_sum.js';
 import { makeMeanWasm, makeSumWasm } from './reduce.js';
 import { makeCastWasm, makeIdentityWasm } from './identity.js';
 import { registerFastGradients, restoreStockGradients } from './gradients.js';
@@ -22,6 +23,7 @@ const KERNELS: Record<string, Record<string, KernelFactory>> = {
     Conv2DBackpropInput: () => conv2DBackpropInputWasm,
     DepthwiseConv2dNativeBackpropFilter: () => depthwiseBackpropFilterWasm,
     DepthwiseConv2dNativeBackpropInput: () => depthwiseBackpropInputWasm,
+    UnsortedSegmentSum: () => unsortedSegmentSumWasm,
     Tile: () => makeTileWasm(),
     Sum: (stock) => makeSumWasm(stock),
     Mean: (stock) => makeMeanWasm(stock),
