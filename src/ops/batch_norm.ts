@@ -5,7 +5,12 @@
  * The batch is split into consecutive *normalization groups* of `groupSize` images (the papers' "images per
  * GPU"), each normalised with its own statistics: this is how the FRN paper's Table 2 sweeps 32 → 2 images per
  * group on one machine. Variances are biased (divide by the count) and computed in two passes (mean, then mean
- * of squared deviations) so that inputs with a large offset and a small spread keep their accuracy.
+ * of squared deviations) after a shift by one of the population's own values, so that inputs with a large
+ * offset and a small spread keep their accuracy even on backends that sum in float32.
+ *
+ * This module also holds the row primitives that GroupNorm, LayerNorm, InstanceNorm, GFRN and EvoNorm share
+ * (`standardizeRows`, `inverseStdRows`, `channelAffineRows`, ...): stable moments and analytic gradients over a
+ * `[P, N, C]` view, written around the slow spots of TF.js' stock kernels.
  * @module
  */
 import { tf } from '../engine.js';
