@@ -4,6 +4,7 @@
  * @module
  */
 import { tf } from '../engine.js';
+import { fusable, fusedKernelsActive, fusedNorm } from '../kernels/fused/index.js';
 import { assertChannelParam, assertPositive, assertRank, assertScalarParam, backendSafeEpsilon } from './validate.js';
 
 /** Options of {@link filterResponseNorm}. */
@@ -35,9 +36,66 @@ export const FRN_LEARNED_EPSILON_INIT = 1e-4;
  */
 export function filterResponseNorm(x: tf.Tensor, options: FilterResponseNormOptions = {}): tf.Tensor {
   const op = 'filterResponseNorm';
+  const eps = options.eps ?? FRN_DEFAULT_EPSILON;
+  if (checkFrnArguments(op, x, eps, options)) return fusedFrn(x, eps, options);
   return tf.tidy(() => {
-    const { scaled } = secondMomentScale(op, x, [1, 2], options.eps ?? FRN_DEFAULT_EPSILON, options.learnedEps);
+    const { scaled } = secondMomentScale(op, x, [1, 2], eps, options.learnedEps);
     return channelAffine(op, scaled, options.gamma, options.beta);
+  });
+}
+
+/** Options of {@link filterResponseNormTlu}: those of FRN plus the TLU threshold. */
+export interface FilterResponseNormTluOptions extends FilterResponseNormOptions {
+  /** TLU threshold `tau` `[C]` (init 0, as the paper); omitted = 0 (then TLU is a ReLU). */
+  tau?: tf.Tensor1D;
+}
+
+/**
+ * FRN followed by TLU, eqs. (1)–(3): `z = max(gamma * x * rsqrt(nu2 + eps + |eps_l|) + beta, tau)`, the same
+ * values and gradients as `tlu(filterResponseNorm(x, options), tau)`. On the `wasm` and `cpu` backends it runs as
+ * one fused kernel (two passes over `x` forward, two backward, FRN eq. 7 for the gradient); elsewhere it is
+ * that composition.
+ *
+ * @param x `[B,H,W,C]` or `[B,C]` (N = 1: use `learnedEps`).
+ * @returns a tensor shaped like `x`. Differentiable in `x`, `gamma`, `beta`, `tau` and `learnedEps`.
+ */
+export function filterResponseNormTlu(x: tf.Tensor, options: FilterResponseNormTluOptions = {}): tf.Tensor {
+  const op = 'filterResponseNormTlu';
+  const eps = options.eps ?? FRN_DEFAULT_EPSILON;
+  assertRank(op, 'x', x, [2, 4]);
+  assertChannelParam(op, 'tau', options.tau, x.shape[x.rank - 1]);
+  const fused = checkFrnArguments(op, x, eps, options, options.tau);
+  return tf.tidy(() => {
+    const tau = options.tau ?? tf.zeros([x.shape[x.rank - 1]]);
+    if (fused) return fusedFrn(x, eps, options, tau);
+    const { scaled } = secondMomentScale(op, x, [1, 2], eps, options.learnedEps);
+    return tlu(channelAffine(op, scaled, options.gamma, options.beta), tau);
+  });
+}
+
+/**
+ * Checks the arguments of FRN (as the composite path would) and tells whether the fused kernel applies:
+ * enabled on the active backend and float32 tensors.
+ */
+function checkFrnArguments(op: string, x: tf.Tensor, eps: number, options: FilterResponseNormOptions, tau?: tf.Tensor): boolean {
+  assertRank(op, 'x', x, [2, 4]);
+  assertPositive(op, 'eps', eps);
+  assertScalarParam(op, 'learnedEps', options.learnedEps);
+  const channels = x.shape[x.rank - 1];
+  assertChannelParam(op, 'gamma', options.gamma, channels);
+  assertChannelParam(op, 'beta', options.beta, channels);
+  return fusedKernelsActive() && fusable(x, options.gamma, options.beta, options.learnedEps, tau);
+}
+
+/** FRN (+ TLU when `tau` is given) by the fused kernel: statistics per sample and channel, uncentred. */
+function fusedFrn(x: tf.Tensor, eps: number, options: FilterResponseNormOptions, tau?: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const channels = x.shape[x.rank - 1];
+    const spatial = x.rank === 4 ? (x.shape as number[])[1] * (x.shape as number[])[2] : 1;
+    return fusedNorm('BatchfreeFrnTlu', x, {
+      groups: channels, unitRows: spatial, center: false, eps: backendSafeEpsilon(eps),
+      gamma: options.gamma, beta: options.beta, tau, learnedEps: options.learnedEps,
+    }).y;
   });
 }
 

@@ -10,6 +10,7 @@
  * @module
  */
 import { tf } from '../engine.js';
+import { fusable, fusedKernelsActive, fusedNorm } from '../kernels/fused/index.js';
 import { channelAffineRows, meanRows, rowwise, standardizeRows } from './batch_norm.js';
 import { FRN_DEFAULT_EPSILON } from './filter_response_norm.js';
 import { argumentError, assertChannelParam, assertGroups, assertInteger, assertPositive, assertRank, assertScalarParam, backendSafeEpsilon } from './validate.js';
@@ -84,6 +85,11 @@ function groupStandardize(op: string, x: tf.Tensor, groups: number | undefined, 
   assertChannelParam(op, 'beta', options.beta, channels);
   return tf.tidy(() => {
     const { view, groups: g } = groupView(op, x, groups, blame, true);
+    if (fusedKernelsActive() && fusable(x, options.gamma, options.beta)) {
+      return fusedNorm('BatchfreeGroupNorm', x, {
+        groups: g, unitRows: (view.shape as number[])[1], center: true, eps: backendSafeEpsilon(eps), gamma: options.gamma, beta: options.beta,
+      }).y;
+    }
     const xhat = standardizeRows(view, g, backendSafeEpsilon(eps));
     return channelAffineRows(tf.reshape(xhat, x.shape), options.gamma, options.beta);
   });
@@ -170,6 +176,12 @@ function responseNorm(op: string, x: tf.Tensor, groups: number | undefined, opti
   assertChannelParam(op, 'beta', options.beta, channels);
   return tf.tidy(() => {
     const { view, groups: g } = groupView(op, x, groups, 'groups', false);
+    if (fusedKernelsActive() && fusable(x, options.gamma, options.beta, options.learnedEps)) {
+      return fusedNorm('BatchfreeFrnTlu', x, {
+        groups: g, unitRows: (view.shape as number[])[1], center: false, eps: backendSafeEpsilon(eps),
+        gamma: options.gamma, beta: options.beta, learnedEps: options.learnedEps,
+      }).y;
+    }
     let epsilon: tf.Tensor = tf.scalar(backendSafeEpsilon(eps));
     if (options.learnedEps !== undefined) epsilon = tf.add(epsilon, tf.abs(tf.reshape(options.learnedEps, [])));
     const inv = tf.rsqrt(tf.add(meanRows(tf.square(view), g), epsilon)); // [B,1,C], uncentered second moment

@@ -5,6 +5,7 @@
  * @module
  */
 import { tf } from '../engine.js';
+import { fusable, fusedActivationOf, fusedKernelsActive, fusedProxyActivation } from '../kernels/fused/index.js';
 import { ActivationName, activate, assertActivationName } from './activations.js';
 import { channelAffine } from './filter_response_norm.js';
 import { argumentError, assertChannelParam, assertInteger, assertPositive, assertRank } from './validate.js';
@@ -186,6 +187,14 @@ export function proxyNormActivation(x: tf.Tensor, options: ProxyNormOptions = {}
   assertActivationName(op, activation);
   return tf.tidy(() => {
     const { mean, invStd } = proxyMoments(op, channels, options.gamma, options.beta, options);
+    if (fusedKernelsActive() && fusedActivationOf(activation) !== null && fusable(x, options.gamma, options.beta)) {
+      // One pass over x each way (proxy_core.ts); mu and s stay differentiable [C] tensors.
+      const perChannel = (t: tf.Tensor) => (t.shape[0] === channels ? t : tf.broadcastTo(t, [channels]));
+      return fusedProxyActivation(x, {
+        activation, gamma: options.gamma, beta: options.beta, mean: perChannel(mean),
+        invStd: options.scale === false ? undefined : perChannel(invStd),
+      });
+    }
     const centred = tf.sub(activate(channelAffine(op, x, options.gamma, options.beta), activation), mean);
     return options.scale === false ? centred : tf.mul(centred, invStd);
   });

@@ -11,9 +11,10 @@
  * Kernels (the three normalization names share one implementation; separate names keep profiles readable):
  * - `BatchfreeFrnTlu`, `BatchfreeGroupNorm`, `BatchfreeBatchNorm`: inputs `x, gamma, beta, tau, learnedEps`
  *   (all present: the op passes neutral values for omitted ones), attrs `{ groups, unitRows, center, eps }`;
- *   outputs `[y, mean, variance, rstd]`, the statistics shaped `[U, G]` (`U = size / (unitRows · C)` units).
+ *   outputs `[y, mean, variance, rstd, offset]`, the statistics shaped `[U, G]` (`U = size / (unitRows · C)`
+ *   units) and `offset` `[U, C]` the centring remainder kept for the backward pass (internal: no gradient).
  *   Their gradient kernels `<name>Grad`: inputs `dy, dmean, dvariance, drstd, x, gamma, beta, tau, learnedEps,
- *   mean, rstd`; outputs `[dx, dgamma, dbeta, dtau, dlearnedEps]`.
+ *   rstd, offset`; outputs `[dx, dgamma, dbeta, dtau, dlearnedEps]`.
  * - `BatchfreeProxyActivation`: inputs `x, gamma, beta, mean, invStd` (`[C]` each), attrs `{ activation }`;
  *   output `y`. Gradient kernel `BatchfreeProxyActivationGrad`: inputs `dy` plus the forward inputs; outputs
  *   `[dx, dgamma, dbeta, dmean, dinvStd]`.
@@ -168,19 +169,19 @@ function normForwardKernel(backendName: string) {
     const s = stats as ReturnType<typeof normForward>;
     const statShape = [spec.units, spec.groups];
     return [y, makeSmall(args, backendName, statShape, s.mean), makeSmall(args, backendName, statShape, s.variance),
-      makeSmall(args, backendName, statShape, s.rstd)];
+      makeSmall(args, backendName, statShape, s.rstd), makeSmall(args, backendName, [spec.units, spec.channels], s.offset)];
   };
 }
 
 function normBackwardKernel(backendName: string) {
   return (args: KernelArgs): TensorInfo[] => {
-    const { dy, dmean, dvariance, drstd, x, gamma, beta, tau, learnedEps, mean, rstd } = args.inputs;
+    const { dy, dmean, dvariance, drstd, x, gamma, beta, tau, learnedEps, rstd, offset } = args.inputs;
     const attrs = args.attrs as unknown as FusedNormAttrs;
     const small = (t: TensorInfo) => readSmall(args, backendName, t);
     const le = small(learnedEps)[0];
     const spec = normSpec(x, attrs, le);
     const params = { gamma: small(gamma), beta: small(beta), tau: small(tau) };
-    const st = { mean: small(mean), rstd: small(rstd), dmean: small(dmean), dvariance: small(dvariance), drstd: small(drstd) };
+    const st = { rstd: small(rstd), offset: small(offset), dmean: small(dmean), dvariance: small(dvariance), drstd: small(drstd) };
     let grads: ReturnType<typeof normBackward> | undefined;
     const [dx] = withHeap(args, backendName, [x, dy], [x.shape], scratchBytes(periodOf(spec.channels)), (heap, [xp, dzp], [dxp], scratch) => {
       grads = normBackward(heap, spec, xp, dzp, dxp, scratch, params, st);
@@ -254,13 +255,13 @@ export function registerFusedKernels(): void {
     tf.registerGradient({
       kernelName: name,
       inputsToSave: ['x', 'gamma', 'beta', 'tau', 'learnedEps'],
-      outputsToSave: [false, true, false, true],
+      outputsToSave: [false, false, false, true, true],
       gradFunc: (dys, saved, attrs) => {
         const [dy, dmean, dvariance, drstd] = dys as tf.Tensor[];
-        const [x, gamma, beta, tau, learnedEps, mean, rstd] = saved;
+        const [x, gamma, beta, tau, learnedEps, rstd, offset] = saved;
         // Run eagerly (not inside one input's closure): each closure is evaluated in its own tidy scope.
         const g = tf.engine().runKernel(`${name}Grad`,
-          { dy, dmean, dvariance, drstd, x, gamma, beta, tau, learnedEps, mean, rstd }, attrs) as tf.Tensor[];
+          { dy, dmean, dvariance, drstd, x, gamma, beta, tau, learnedEps, rstd, offset }, attrs) as tf.Tensor[];
         return { x: () => g[0], gamma: () => g[1], beta: () => g[2], tau: () => g[3], learnedEps: () => g[4] };
       },
     });

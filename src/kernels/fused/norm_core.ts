@@ -11,9 +11,11 @@
  * Forward, per unit (two passes over its elements):
  * `mu[g]`, `var[g]` (float64 sums of `x - K` and `(x - K)^2` with a per-channel shift `K` = the unit's first
  * row, combined per group without cancellation), `r[g] = 1 / sqrt(var + eps)`, then
- * `y = max((x - mu) * gamma * r + beta, tau)` (`tau = -inf` without TLU).
+ * `y = max(xc * gamma * r + beta, tau)` (`tau = -inf` without TLU) with `xc = (x - K) - D`, `D = mu - K`: the
+ * centring keeps its accuracy for inputs with a large offset (`x - K` is exact there, `D` is small). `D` per
+ * unit and channel is saved for the backward pass.
  *
- * Backward, per unit (two passes): with `e = dy · [y_pre > tau]`, `xc = x - mu` and the per-channel sums
+ * Backward, per unit (two passes): with `e = dy · [y_pre > tau]`, the same `xc` and the per-channel sums
  * `Se = sum e`, `Sx = sum e·xc`, `St = sum (dy - e)`:
  * `dbeta += Se`, `dgamma += r·Sx`, `dtau += St`; per group `A = sum_c gamma·Se`, `B = sum_c gamma·r·Sx`
  * (`= sum dxhat·xhat`), and (FRN eq. 7 generalised to centred groups)
@@ -47,11 +49,12 @@ export interface NormParams {
   tau: Float32Array | null;
 }
 
-/** Statistics per unit and group, `[U·G]`. */
+/** Statistics per unit and group, `[U·G]`, and the centring remainders `D = mu - K` per unit and channel, `[U·C]`. */
 export interface NormStats {
   mean: Float32Array;
   variance: Float32Array;
   rstd: Float32Array;
+  offset: Float32Array;
 }
 
 /** Gradients of the parameters (float64 sums over all units). */
@@ -81,8 +84,9 @@ export function normForward(heap: Heap, s: NormSpec, x: number, y: number, scrat
   const { f32, f64 } = views(heap);
 
   const mean = new Float32Array(s.units * G), variance = new Float32Array(s.units * G), rstd = new Float32Array(s.units * G);
+  const offset = new Float32Array(s.units * C);
   const shift = new Float64Array(C), s1 = new Float64Array(C), s2 = new Float64Array(C);
-  const m = new Float64Array(C), a = new Float64Array(C), b = new Float64Array(C), t = new Float64Array(C);
+  const d = new Float64Array(C), a = new Float64Array(C), b = new Float64Array(C), t = new Float64Array(C);
   for (let c = 0; c < C; c++) {
     b[c] = p.beta === null ? 0 : p.beta[c];
     t[c] = p.tau === null ? -Infinity : p.tau[c];
@@ -101,9 +105,9 @@ export function normForward(heap: Heap, s: NormSpec, x: number, y: number, scrat
       foldAcc(f64, acc, P, C, LAYOUT_NORM_STATS.acc, 1, s2);
     }
     for (let e = tailStart, c = 0; e < L; e++, c = c + 1 === C ? 0 : c + 1) {
-      const d = f32[xb + e] - shift[c];
-      s1[c] += d;
-      s2[c] += d * d;
+      const v = f32[xb + e] - shift[c];
+      s1[c] += v;
+      s2[c] += v * v;
     }
 
     for (let g = 0; g < G; g++) {
@@ -123,32 +127,34 @@ export function normForward(heap: Heap, s: NormSpec, x: number, y: number, scrat
         for (let c = g * perGroup; c < (g + 1) * perGroup; c++) sum += s2[c];
         v = sum / count;
       }
-      const r = 1 / Math.sqrt(v + s.eps);
+      // Rounded as saved, so that the backward pass recomputes exactly the same pre-TLU values.
+      const r = Math.fround(1 / Math.sqrt(v + s.eps));
       mean[u * G + g] = mu;
       variance[u * G + g] = v;
       rstd[u * G + g] = r;
       for (let c = g * perGroup; c < (g + 1) * perGroup; c++) {
-        m[c] = mu;
-        a[c] = (p.gamma === null ? 1 : p.gamma[c]) * r;
+        d[c] = Math.fround(mu - shift[c]);
+        offset[u * C + c] = d[c];
+        a[c] = Math.fround((p.gamma === null ? 1 : p.gamma[c]) * r);
       }
     }
 
     if (full > 0 && simd !== null) {
-      [m, a, b, t].forEach((arr, k) => writeParam(f32, prm, P, C, LAYOUT_NORM_APPLY, k, arr));
+      [shift, d, a, b, t].forEach((arr, k) => writeParam(f32, prm, P, C, LAYOUT_NORM_APPLY, k, arr));
       simd.norm_apply(x + u * L * F32, y + u * L * F32, full, P, prm);
     }
     for (let e = tailStart, c = 0; e < L; e++, c = c + 1 === C ? 0 : c + 1) {
-      const v = (f32[xb + e] - m[c]) * a[c] + b[c];
+      const v = (f32[xb + e] - shift[c] - d[c]) * a[c] + b[c];
       f32[yb + e] = v < t[c] ? t[c] : v;
     }
   }
-  return { mean, variance, rstd };
+  return { mean, variance, rstd, offset };
 }
 
-/** The saved forward statistics and the gradients arriving at them, each `[U·G]`. */
+/** The saved forward statistics (`rstd` `[U·G]`, `offset` `[U·C]`) and the gradients arriving at the statistics outputs, `[U·G]`. */
 export interface NormBackwardStats {
-  mean: Float32Array;
   rstd: Float32Array;
+  offset: Float32Array;
   dmean: Float32Array;
   dvariance: Float32Array;
   drstd: Float32Array;
@@ -176,21 +182,21 @@ export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx:
     b[c] = p.beta === null ? 0 : p.beta[c];
     t[c] = p.tau === null ? -Infinity : p.tau[c];
   }
-  const mu = new Float64Array(C), a = new Float64Array(C), pc = new Float64Array(C), qc = new Float64Array(C), rc = new Float64Array(C);
+  const shift = new Float64Array(C), d = new Float64Array(C), a = new Float64Array(C), pc = new Float64Array(C), qc = new Float64Array(C), rc = new Float64Array(C);
   const se = new Float64Array(C), sx = new Float64Array(C), sd = new Float64Array(C);
 
   for (let u = 0; u < s.units; u++) {
     const xb = (x >> 2) + u * L, zb = (dz >> 2) + u * L, db = (dx >> 2) + u * L;
     for (let c = 0; c < C; c++) {
-      const k = u * G + Math.floor(c / perGroup);
-      mu[c] = st.mean[k];
-      a[c] = gamma[c] * st.rstd[k];
+      shift[c] = s.center ? f32[xb + c] : 0;
+      d[c] = st.offset[u * C + c];
+      a[c] = Math.fround(gamma[c] * st.rstd[u * G + Math.floor(c / perGroup)]);
     }
     se.fill(0);
     sx.fill(0);
     sd.fill(0);
     if (full > 0 && simd !== null) {
-      [mu, a, b, t].forEach((arr, k) => writeParam(f32, prm, P, C, LAYOUT_NORM_BWD_STATS.params, k, arr));
+      [shift, d, a, b, t].forEach((arr, k) => writeParam(f32, prm, P, C, LAYOUT_NORM_BWD_STATS.params, k, arr));
       zeroAcc(f64, acc, P, LAYOUT_NORM_BWD_STATS.acc);
       simd.norm_bwd_stats(x + u * L * F32, dz + u * L * F32, full, P, chunk, prm, acc);
       foldAcc(f64, acc, P, C, LAYOUT_NORM_BWD_STATS.acc, 0, se);
@@ -198,7 +204,7 @@ export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx:
       foldAcc(f64, acc, P, C, LAYOUT_NORM_BWD_STATS.acc, 2, sd);
     }
     for (let e = tailStart, c = 0; e < L; e++, c = c + 1 === C ? 0 : c + 1) {
-      const xc = f32[xb + e] - mu[c];
+      const xc = f32[xb + e] - shift[c] - d[c];
       const g = f32[zb + e];
       const pass = t[c] < xc * a[c] + b[c] ? g : 0;
       se[c] += pass;
@@ -228,11 +234,11 @@ export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx:
     }
 
     if (full > 0 && simd !== null) {
-      [mu, a, b, t, pc, qc, rc].forEach((arr, k) => writeParam(f32, prm, P, C, LAYOUT_NORM_BWD_APPLY, k, arr));
+      [shift, d, a, b, t, pc, qc, rc].forEach((arr, k) => writeParam(f32, prm, P, C, LAYOUT_NORM_BWD_APPLY, k, arr));
       simd.norm_bwd_apply(x + u * L * F32, dz + u * L * F32, dx + u * L * F32, full, P, prm);
     }
     for (let e = tailStart, c = 0; e < L; e++, c = c + 1 === C ? 0 : c + 1) {
-      const xc = f32[xb + e] - mu[c];
+      const xc = f32[xb + e] - shift[c] - d[c];
       const pass = t[c] < xc * a[c] + b[c] ? f32[zb + e] : 0;
       f32[db + e] = pass * pc[c] + xc * qc[c] + rc[c];
     }

@@ -22,20 +22,20 @@ export const FUSED_ACTIVATIONS = ['relu', 'identity', 'silu', 'gelu', 'tanh', 'e
 /** One of {@link FUSED_ACTIVATIONS}. */
 export type FusedActivation = typeof FUSED_ACTIVATIONS[number];
 
-/** Parameters per position of `norm_apply`: m, a, b, t. */
-export const LAYOUT_NORM_APPLY = 4;
-/** Parameters per position of `norm_bwd_apply`: mu, a, b, t, p, q, r. */
-export const LAYOUT_NORM_BWD_APPLY = 7;
+/** Parameters per position of `norm_apply`: K, D, a, b, t (the mean is `K + D`, `K` a value of the data). */
+export const LAYOUT_NORM_APPLY = 5;
+/** Parameters per position of `norm_bwd_apply`: K, D, a, b, t, p, q, r. */
+export const LAYOUT_NORM_BWD_APPLY = 8;
 /** Parameters / accumulators per position of `norm_stats`: K ; sum(x - K), sum((x - K)^2). */
 export const LAYOUT_NORM_STATS = { params: 1, acc: 2 } as const;
-/** Parameters / accumulators of `norm_bwd_stats`: mu, a, b, t ; sum(e), sum(e (x - mu)), sum(dz - e). */
-export const LAYOUT_NORM_BWD_STATS = { params: 4, acc: 3 } as const;
+/** Parameters / accumulators of `norm_bwd_stats`: K, D, a, b, t ; sum(e), sum(e (x - mu)), sum(dz - e). */
+export const LAYOUT_NORM_BWD_STATS = { params: 5, acc: 3 } as const;
 /** Parameters of `pn_fwd_*`: gamma, beta, mu, s. */
 export const LAYOUT_PROXY_FWD = 4;
 /** Parameters / accumulators of `pn_bwd_*`: gamma, beta, mu, s gamma ; sum(w x), sum(w), sum(dz), sum(dz (f - mu)). */
 export const LAYOUT_PROXY_BWD = { params: 4, acc: 4 } as const;
 /** The largest parameter / accumulator counts (scratch sizing). */
-export const MAX_PARAMS = 7, MAX_ACC = 4;
+export const MAX_PARAMS = 8, MAX_ACC = 4;
 
 /** Exported functions of the module. Pointers are byte offsets; `periods`, `P`, `chunk` as in the module doc. */
 export interface SimdExports {
@@ -163,26 +163,27 @@ const NORM_STATS = reduction({
 });
 
 /**
- * Forward output: `y = max((x - m) * a + b, t)` (`t = -inf` without TLU; `pmax` keeps a NaN input). Centring
- * first keeps the accuracy of inputs with a large offset.
+ * Forward output: `y = max(xc * a + b, t)` with `xc = (x - K) - D` (`t = -inf` without TLU; `pmax` keeps a NaN
+ * input). The mean `K + D` is split into a value `K` of the data (so that `x - K` is exact for inputs with a
+ * large offset) and the small float32 remainder `D`.
  */
 const NORM_APPLY = elementwise({
   name: 'norm_apply', pointers: ['x', 'y'], nParams: LAYOUT_NORM_APPLY, locals: [],
   body: `local.get $y local.get $off i32.add
-    ${load('x')} ${param(0)} f32x4.sub ${param(1)} f32x4.mul ${param(2)} f32x4.add ${param(3)} f32x4.pmax
+    ${load('x')} ${param(0)} f32x4.sub ${param(1)} f32x4.sub ${param(2)} f32x4.mul ${param(3)} f32x4.add ${param(4)} f32x4.pmax
     v128.store`,
 });
 
 /**
- * Backward statistics: with `xc = x - mu`, the TLU mask `m = (t < xc * a + b)` and `e = dz` where `m` (else 0):
+ * Backward statistics: with `xc = (x - K) - D`, the TLU mask `m = (t < xc * a + b)` and `e = dz` where `m` (else 0):
  * `sum(e)`, `sum(e * xc)`, `sum(dz - e)`.
  */
 const NORM_BWD_STATS = reduction({
-  name: 'norm_bwd_stats', pointers: ['dz'], params: ['mu', 'a', 'b', 't'], acc: ['se', 'sx', 'st'], locals: ['g', 'e', 'v'],
+  name: 'norm_bwd_stats', pointers: ['dz'], params: ['k', 'dd', 'a', 'b', 't'], acc: ['se', 'sx', 'st'], locals: ['g', 'e', 'v'],
   body: `
     ${load('dz')} local.set $g
     local.get $g
-    local.get $t ${load('x')} local.get $mu f32x4.sub local.tee $v local.get $a f32x4.mul local.get $b f32x4.add f32x4.lt
+    local.get $t ${load('x')} local.get $k f32x4.sub local.get $dd f32x4.sub local.tee $v local.get $a f32x4.mul local.get $b f32x4.add f32x4.lt
     v128.and local.set $e
     ${accumulate('se', 'e')}
     local.get $e local.get $v f32x4.mul local.set $v
@@ -196,10 +197,10 @@ const NORM_BWD_APPLY = elementwise({
   name: 'norm_bwd_apply', pointers: ['x', 'dz', 'dx'], nParams: LAYOUT_NORM_BWD_APPLY, locals: ['v'],
   body: `local.get $dx local.get $off i32.add
     ${load('dz')}
-    ${param(3)} ${load('x')} ${param(0)} f32x4.sub local.tee $v ${param(1)} f32x4.mul ${param(2)} f32x4.add f32x4.lt
-    v128.and ${param(4)} f32x4.mul
-    local.get $v ${param(5)} f32x4.mul f32x4.add
-    ${param(6)} f32x4.add
+    ${param(4)} ${load('x')} ${param(0)} f32x4.sub ${param(1)} f32x4.sub local.tee $v ${param(2)} f32x4.mul ${param(3)} f32x4.add f32x4.lt
+    v128.and ${param(5)} f32x4.mul
+    local.get $v ${param(6)} f32x4.mul f32x4.add
+    ${param(7)} f32x4.add
     v128.store`,
 });
 
