@@ -14,6 +14,7 @@
  * @module
  */
 import { tf } from '../engine.js';
+import { fusable, fusedKernelsActive, fusedNorm } from '../kernels/fused/index.js';
 import { argumentError, assertChannelParam, assertInteger, assertPositive, assertRank, backendSafeEpsilon } from './validate.js';
 
 /** Default epsilon of Batch Normalization (Keras / TF.js `batchNormalization`). */
@@ -292,6 +293,15 @@ export function batchNormTraining(x: tf.Tensor, options: BatchNormOptions = {}):
     const channels = x.shape[x.rank - 1];
     assertChannelParam(op, 'gamma', options.gamma, channels);
     assertChannelParam(op, 'beta', options.beta, channels);
+    if (fusedKernelsActive() && fusable(x, options.gamma, options.beta)) {
+      // One fused kernel (src/kernels/fused): statistics per normalization group and channel, [groups, C].
+      const r = fusedNorm('BatchfreeBatchNorm', x, {
+        groups: channels, unitRows: (view.shape as number[])[1], center: true, eps: backendSafeEpsilon(eps),
+        gamma: options.gamma, beta: options.beta,
+      });
+      // As on the composite path, the statistics for the moving averages carry no gradient.
+      return { y: r.y, mean: stopGradient(tf.mean(r.mean, 0)) as tf.Tensor1D, variance: stopGradient(tf.mean(r.variance, 0)) as tf.Tensor1D };
+    }
     let moments: RowMoments | undefined;
     const xhat = standardizeRows(view, channels, backendSafeEpsilon(eps), (m) => { moments = m; });
     const { mean, variance } = moments as RowMoments;
