@@ -2,23 +2,29 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../../src/engine.js';
+import { fusedConfig } from '../../src/kernels/fused/index.js';
 import { batchNorm, batchNormInference, batchNormTraining, batchRenormClipSchedule, batchRenormTraining, stopGradient } from '../../src/ops/batch_norm.js';
 import { Arr, assertClose, assertNoLeak, autodiffGrads, finiteDifferenceGrads, randn, tensor, useCpu, values } from '../helpers.js';
 
 /**
  * The ops take other code paths on `cpu` (matmul reductions and expansions) than elsewhere (`tf.sum`,
- * broadcasting): reference cases run on both `cpu` and `wasm`.
+ * broadcasting), and route through batchfree's fused kernels (src/kernels/fused) where those are active:
+ * reference cases run on `cpu` and `wasm`, fused and composite.
  */
 const BACKENDS = ['cpu', 'wasm'] as const;
+const VARIANTS = BACKENDS.flatMap((backend) => [true, false].map((fused) => ({ backend, fused, name: `${backend}${fused ? '' : ' composite'}` })));
 
-/** Runs `fn` on `backend`, then returns to `cpu`. */
-async function onBackend(backend: string, fn: () => void): Promise<void> {
+/** Runs `fn` on `backend` with the fused kernels enabled or not, then returns to `cpu` with them enabled. */
+async function onBackend(backend: string, fn: () => void, fused = true): Promise<void> {
   assert.ok(await tf.setBackend(backend), `backend ${backend} initialises`);
   await tf.ready();
   assert.equal(tf.getBackend(), backend);
+  const enabled = fusedConfig.enabled;
+  fusedConfig.enabled = fused;
   try {
     fn();
   } finally {
+    fusedConfig.enabled = enabled;
     await tf.setBackend('cpu');
   }
 }
@@ -126,8 +132,8 @@ describe('batchNorm / batchNormTraining', () => {
     { name: 'offset 1e3 with spread 1', shape: [2, 4, 4, 2], shift: 1e3, eps: 1e-5 },
   ];
 
-  for (const backend of BACKENDS) for (const [k, tc] of cases.entries()) {
-    it(`${backend}: matches the float64 reference and its finite-difference gradients: ${tc.name}`, () => onBackend(backend, () => {
+  for (const v of VARIANTS) for (const [k, tc] of cases.entries()) {
+    it(`${v.name}: matches the float64 reference and its finite-difference gradients: ${tc.name}`, () => onBackend(v.backend, () => {
       const C = tc.shape[tc.shape.length - 1];
       const groupSize = tc.groupSize ?? tc.shape[0];
       const eps = tc.eps ?? 1e-3;
@@ -150,11 +156,11 @@ describe('batchNorm / batchNormTraining', () => {
       const want = finiteDifferenceGrads(ref, [x.data, gamma.data, beta.data], dy.data);
       got.forEach((g, i) => assertClose(g, want[i], 1e-4, `d/d${GRAD_NAMES[i]}`));
       tf.dispose([...ts, dyT]);
-    }));
+    }, v.fused));
   }
 
-  for (const backend of BACKENDS) {
-    it(`${backend}: keeps 1e-4 accuracy for a large population with offset 1e3 and spread 1 (float32 sums)`, () => onBackend(backend, () => {
+  for (const v of VARIANTS) {
+    it(`${v.name}: keeps 1e-4 accuracy for a large population with offset 1e3 and spread 1 (float32 sums)`, () => onBackend(v.backend, () => {
       const shape = [8, 32, 32, 2];
       for (const [groupSize, seed] of [[8, 1], [2, 2]]) {
         const x = f32(randn(shape, 90 + seed, 1, 1e3));
@@ -163,7 +169,7 @@ describe('batchNorm / batchNormTraining', () => {
         assertClose(values(y), bnReference(x.data, shape, ones, zeros, 1e-5, groupSize), 1e-4, `groupSize ${groupSize}`);
         y.dispose();
       }
-    }));
+    }, v.fused));
   }
 
   it('depends on the other images of its normalization group, and only on those', () => {

@@ -2,23 +2,29 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../../src/engine.js';
+import { fusedConfig } from '../../src/kernels/fused/index.js';
 import { defaultGroups, groupNorm, groupResponseNorm, instanceNorm, layerNorm, layerResponseNorm } from '../../src/ops/group_norm.js';
 import { Arr, assertClose, assertNoLeak, autodiffGrads, finiteDifferenceGrads, randn, tensor, useCpu, values } from '../helpers.js';
 
 /**
  * The ops take other code paths on `cpu` (matmul reductions and expansions) than elsewhere (`tf.sum`,
- * broadcasting): reference cases run on both `cpu` and `wasm`.
+ * broadcasting), and route through batchfree's fused kernels (src/kernels/fused) where those are active:
+ * reference cases run on `cpu` and `wasm`, fused and composite.
  */
 const BACKENDS = ['cpu', 'wasm'] as const;
+const VARIANTS = BACKENDS.flatMap((backend) => [true, false].map((fused) => ({ backend, fused, name: `${backend}${fused ? '' : ' composite'}` })));
 
-/** Runs `fn` on `backend`, then returns to `cpu`. */
-async function onBackend(backend: string, fn: () => void): Promise<void> {
+/** Runs `fn` on `backend` with the fused kernels enabled or not, then returns to `cpu` with them enabled. */
+async function onBackend(backend: string, fn: () => void, fused = true): Promise<void> {
   assert.ok(await tf.setBackend(backend), `backend ${backend} initialises`);
   await tf.ready();
   assert.equal(tf.getBackend(), backend);
+  const enabled = fusedConfig.enabled;
+  fusedConfig.enabled = fused;
   try {
     fn();
   } finally {
+    fusedConfig.enabled = enabled;
     await tf.setBackend('cpu');
   }
 }
@@ -130,25 +136,25 @@ describe('groupNorm / layerNorm / instanceNorm', () => {
     { name: 'GN, large magnitudes 1e3', shape: [2, 3, 3, 4], groups: 2, scale: 1e3 },
     { name: 'GN, offset 1e3 with spread 1', shape: [2, 4, 4, 4], groups: 4, shift: 1e3 },
   ];
-  for (const backend of BACKENDS) {
+  for (const { backend, fused, name } of VARIANTS) {
     for (const [k, tc] of cases.entries()) {
-      it(`${backend}: groupNorm matches the float64 reference and its finite-difference gradients: ${tc.name}`, () => onBackend(backend, () => {
+      it(`${name}: groupNorm matches the float64 reference and its finite-difference gradients: ${tc.name}`, () => onBackend(backend, () => {
         checkAgainstReference((x, p) => groupNorm(x, { ...p, groups: tc.groups }), tc.shape, tc.groups, true, 100 + 10 * k, { scale: tc.scale, shift: tc.shift, eps: 1e-5 });
-      }));
+      }, fused));
     }
 
-    it(`${backend}: layerNorm = one group over (H, W, C), with gradients; also dense and B = 1`, () => onBackend(backend, () => {
+    it(`${name}: layerNorm = one group over (H, W, C), with gradients; also dense and B = 1`, () => onBackend(backend, () => {
       checkAgainstReference(layerNorm, [2, 3, 2, 3], 1, true, 200, { eps: 1e-5 });
       checkAgainstReference(layerNorm, [3, 5], 1, true, 210, { eps: 1e-5 });
       checkAgainstReference(layerNorm, [1, 2, 2, 3], 1, true, 220, { eps: 1e-3, scale: 1e3 });
-    }));
+    }, fused));
 
-    it(`${backend}: instanceNorm = one channel per group over (H, W), with gradients; also B = 1 and 1e-4 magnitudes`, () => onBackend(backend, () => {
+    it(`${name}: instanceNorm = one channel per group over (H, W), with gradients; also B = 1 and 1e-4 magnitudes`, () => onBackend(backend, () => {
       checkAgainstReference(instanceNorm, [2, 3, 3, 3], 3, true, 300, { eps: 1e-5 });
       checkAgainstReference(instanceNorm, [1, 2, 3, 2], 2, true, 310, { eps: 1e-5, scale: 1e-4 });
-    }));
+    }, fused));
 
-    it(`${backend}: keeps 1e-4 accuracy for large groups with offset 1e3 and spread 1 (float32 sums)`, () => onBackend(backend, () => {
+    it(`${name}: keeps 1e-4 accuracy for large groups with offset 1e3 and spread 1 (float32 sums)`, () => onBackend(backend, () => {
       const shape = [2, 64, 64, 4];
       const x = f32(randn(shape, 230, 1, 1e3));
       const ones = new Float64Array(4).fill(1), zeros = new Float64Array(4);
@@ -157,7 +163,7 @@ describe('groupNorm / layerNorm / instanceNorm', () => {
         assertClose(values(y), groupReference(x.data, shape, groups, ones, zeros, 1e-5, true), 1e-4, `groups ${groups}`);
         y.dispose();
       }
-    }));
+    }, fused));
   }
 
   it('uses defaultGroups(C) when groups is omitted', () => {
@@ -219,18 +225,18 @@ describe('groupResponseNorm / layerResponseNorm (GFRN / LFRN)', () => {
     { name: 'GFRN, tiny magnitudes 1e-4', shape: [2, 3, 3, 4], groups: 2, scale: 1e-4, eps: 1e-10 },
     { name: 'GFRN, large magnitudes 1e3', shape: [2, 3, 3, 4], groups: 2, scale: 1e3 },
   ];
-  for (const backend of BACKENDS) {
+  for (const { backend, fused, name } of VARIANTS) {
     for (const [k, tc] of cases.entries()) {
-      it(`${backend}: groupResponseNorm matches the float64 reference and its finite-difference gradients: ${tc.name}`, () => onBackend(backend, () => {
+      it(`${name}: groupResponseNorm matches the float64 reference and its finite-difference gradients: ${tc.name}`, () => onBackend(backend, () => {
         checkAgainstReference((x, p) => groupResponseNorm(x, { ...p, groups: tc.groups }), tc.shape, tc.groups, false, 400 + 10 * k,
           { scale: tc.scale, eps: tc.eps ?? 1e-6, learned: tc.learned });
-      }));
+      }, fused));
     }
 
-    it(`${backend}: layerResponseNorm = GFRN with one group, with gradients (incl. learned eps)`, () => onBackend(backend, () => {
+    it(`${name}: layerResponseNorm = GFRN with one group, with gradients (incl. learned eps)`, () => onBackend(backend, () => {
       checkAgainstReference(layerResponseNorm, [2, 3, 2, 3], 1, false, 500, { eps: 1e-6 });
       checkAgainstReference(layerResponseNorm, [3, 4], 1, false, 510, { eps: 1e-6, learned: 1e-4 });
-    }));
+    }, fused));
   }
 
   it('is batch independent and scale invariant; uses defaultGroups(C) when groups is omitted', () => {
