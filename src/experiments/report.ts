@@ -81,9 +81,10 @@ export function powerPlotSpec(plots: PowerPlot[]): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: 'Power plots of random nets (share of each term of eq. 5 by depth)',
     data: { values },
-    facet: { column: { field: 'norm', type: 'nominal', title: null } },
+    facet: { field: 'norm', type: 'nominal', title: null },
+    columns: 4,
     spec: {
-      width: 150, height: 180,
+      width: 170, height: 160,
       mark: { type: 'area' },
       encoding: {
         x: { field: 'layer', type: 'quantitative', title: 'depth' },
