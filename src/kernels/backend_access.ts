@@ -53,6 +53,17 @@ export function callKernel(name: string, backendName: string, backend: tf.Kernel
   return (Array.isArray(out) ? out[0] : out) as TensorInfo;
 }
 
+/** The `wasm` backend's linear memory (for batchfree's SIMD kernels), when reachable. */
+export function wasmMemory(backend: WasmBackendLike): WebAssembly.Memory | undefined {
+  const memory = (backend as unknown as { wasm?: { asm?: { memory?: unknown } } }).wasm?.asm?.memory;
+  return memory instanceof WebAssembly.Memory ? memory : undefined;
+}
+
+/** Byte offset of a wasm tensor in the heap. */
+export function wasmPtr(backend: WasmBackendLike, t: TensorInfo): number {
+  return backend.dataIdMap.get(t.dataId).memoryOffset;
+}
+
 /** Float32 view of a wasm tensor (take it after the last allocation). */
 export function wasmF32(backend: WasmBackendLike, t: TensorInfo): Float32Array {
   return backend.typedArrayFromHeap(t) as Float32Array;

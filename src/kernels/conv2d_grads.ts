@@ -19,7 +19,7 @@
  * @module
  */
 import { tf } from '../engine.js';
-import { CpuBackendLike, KernelArgs, TensorInfo, WasmBackendLike, callKernel, cpuF32, wasmF32 } from './backend_access.js';
+import { CpuBackendLike, KernelArgs, TensorInfo, WasmBackendLike, callKernel, cpuF32, wasmF32, wasmMemory } from './backend_access.js';
 import { SimdKernels, simdKernels } from './simd/kernels.js';
 
 /** Attributes TF.js passes to both gradient kernels. */
@@ -56,12 +56,6 @@ export function convGeometry(kernel: string, xShape: number[], filterShape: numb
 }
 
 // ---------------------------------------------------------------------------------------------- wasm
-
-/** The `wasm` backend's linear memory (for our SIMD kernels), when reachable. */
-function wasmMemory(backend: WasmBackendLike): WebAssembly.Memory | undefined {
-  const memory = (backend as unknown as { wasm?: { asm?: { memory?: unknown } } }).wasm?.asm?.memory;
-  return memory instanceof WebAssembly.Memory ? memory : undefined;
-}
 
 /** Bytes of `x` and `dy` processed together by the SIMD gradients (a chunk of images that stays in cache). */
 const WGRAD_CHUNK_BYTES = 64 * 1024;

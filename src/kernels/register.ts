@@ -9,6 +9,7 @@ import { conv2DBackpropFilterCpu, conv2DBackpropFilterWasm, conv2DBackpropInputC
 import { makeTileCpu, makeTileWasm } from './tile.js';
 import { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwise_grads.js';
 import { unsortedSegmentSumWasm } from './segment_sum.js';
+import { makeConcatWasm, makeSliceWasm, makeSplitVWasm } from './slice_concat.js';
 import { makeMeanWasm, makeSumWasm } from './reduce.js';
 import { makeCastWasm, makeIdentityWasm } from './identity.js';
 import { registerFastGradients, restoreStockGradients } from './gradients.js';
@@ -24,6 +25,9 @@ const KERNELS: Record<string, Record<string, KernelFactory>> = {
     DepthwiseConv2dNativeBackpropFilter: () => depthwiseBackpropFilterWasm,
     DepthwiseConv2dNativeBackpropInput: () => depthwiseBackpropInputWasm,
     UnsortedSegmentSum: () => unsortedSegmentSumWasm,
+    Slice: (stock) => makeSliceWasm(stock),
+    Concat: (stock) => makeConcatWasm(stock),
+    SplitV: (stock) => makeSplitVWasm(stock as unknown as (a: KernelArgs) => TensorInfo[]) as unknown as Kernel,
     Tile: () => makeTileWasm(),
     Sum: (stock) => makeSumWasm(stock),
     Mean: (stock) => makeMeanWasm(stock),

@@ -130,6 +130,34 @@ function dgradKernel(pb: number, vb: number, fma: boolean): Code {
 export type DgradKernel = (d0: number, w0: number, x0: number, nB: number, nR: number, nG: number,
   dB: number, dR: number, dC: number, xB: number, xR: number, xC: number, K: number, wK: number) => void;
 
+/**
+ * `copyRows(src, dst, rows, n16, n4, srcStride, dstStride)`: copies `rows` rows of `16*n16 + 4*n4` bytes from
+ * `src + r*srcStride` to `dst + r*dstStride` (128-bit moves, then 32-bit words; bit-exact for any 4-byte dtype).
+ */
+function copyRowsKernel(): Code {
+  const c = new Code(Array<typeof I32>(7).fill(I32));
+  const [src, dst, rows, n16, n4, srcStride, dstStride] = [0, 1, 2, 3, 4, 5, 6];
+  const [s, d, k] = [c.local(I32), c.local(I32), c.local(I32)];
+  c.block().get(rows).i32Eqz().brIf(0);
+  c.loop();
+  c.get(src).set(s).get(dst).set(d);
+  c.get(n16).set(k).block().get(k).i32Eqz().brIf(0).loop();
+  c.get(d).get(s).v128Load().v128Store().addTo(s, 16).addTo(d, 16);
+  c.get(k).i32(1).i32Sub().tee(k).brIf(0);
+  c.end().end();
+  c.get(n4).set(k).block().get(k).i32Eqz().brIf(0).loop();
+  c.get(d).get(s).i32Load().i32Store().addTo(s, 4).addTo(d, 4);
+  c.get(k).i32(1).i32Sub().tee(k).brIf(0);
+  c.end().end();
+  c.addTo(src, { local: srcStride }).addTo(dst, { local: dstStride });
+  c.get(rows).i32(1).i32Sub().tee(rows).brIf(0);
+  c.end().end();
+  return c;
+}
+
+/** Signature of {@link copyRowsKernel}. */
+export type CopyRowsKernel = (src: number, dst: number, rows: number, n16: number, n4: number, srcStride: number, dstStride: number) => void;
+
 /** Largest pixel block and input-channel vector block of the input-gradient kernels. */
 export const DGRAD_MAX_PB = 4, DGRAD_MAX_VB = 4;
 
@@ -143,6 +171,8 @@ export interface SimdKernels {
   wgrad: WgradKernel[][];
   /** `dgrad[pb][vb]` for pb, vb in 1..4. */
   dgrad: DgradKernel[][];
+  /** Strided row copies (slices, concatenations). */
+  copyRows: CopyRowsKernel;
 }
 
 const byMemory = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
@@ -157,6 +187,7 @@ function functions(fma: boolean): Array<{ name: string; code: Code }> {
   for (let pb = 1; pb <= DGRAD_MAX_PB; pb++) {
     for (let vb = 1; vb <= DGRAD_MAX_VB; vb++) fns.push({ name: `dgrad_${pb}_${vb}`, code: dgradKernel(pb, vb, fma) });
   }
+  fns.push({ name: 'copy_rows', code: copyRowsKernel() });
   return fns;
 }
 
@@ -188,7 +219,11 @@ export function simdKernels(memory: WebAssembly.Memory): SimdKernels | null {
       // table[a][b] = export `${prefix}_${a}_${b}` (index 0 unused).
       const table = <T>(prefix: string, maxA: number, maxB: number): T[][] =>
         Array.from({ length: maxA + 1 }, (_, a) => Array.from({ length: maxB + 1 }, (__, b) => ex[`${prefix}_${a}_${b}`] as T));
-      kernels = { wgrad: table<WgradKernel>('wgrad', WGRAD_MAX_CB, WGRAD_MAX_VB), dgrad: table<DgradKernel>('dgrad', DGRAD_MAX_PB, DGRAD_MAX_VB) };
+      kernels = {
+        wgrad: table<WgradKernel>('wgrad', WGRAD_MAX_CB, WGRAD_MAX_VB),
+        dgrad: table<DgradKernel>('dgrad', DGRAD_MAX_PB, DGRAD_MAX_VB),
+        copyRows: ex.copy_rows as CopyRowsKernel,
+      };
     }
   } catch {
     kernels = null; // no SIMD, or a shared memory whose limits differ: callers fall back

@@ -84,6 +84,8 @@ export class Code {
   i32Ne(): this { return this.op(0x47); }
   i32LtS(): this { return this.op(0x48); }
   i32GtS(): this { return this.op(0x4a); }
+  i32Load(offset = 0): this { return this.op(0x28).mem(ALIGN.i32, offset); }
+  i32Store(offset = 0): this { return this.op(0x36).mem(ALIGN.i32, offset); }
   // f32
   f32(v: number): this { this.op(0x43); this.bytes.push(...new Uint8Array(Float32Array.of(v).buffer)); return this; }
   f32Load(offset = 0): this { return this.op(0x2a).mem(ALIGN.f32, offset); }
