@@ -2,7 +2,7 @@
  * Node-only: data-parallel training on worker threads (see `trainer.ts`).
  * @module
  */
-export { createParallelTrainer, ParallelTrainer } from './trainer.js';
+export { createParallelTrainer, ParallelTrainer, parallelOptimizerSpec } from './trainer.js';
 export type { ParallelStepOptions, ParallelStepResult, ParallelTrainerOptions } from './trainer.js';
 export { PARALLEL_BACKENDS } from './protocol.js';
 export type { ParallelBackend, ParallelOptimizerSpec, WorkerTiming } from './protocol.js';

@@ -15,9 +15,10 @@
  * are different: each worker normalises its own shard — the papers' "images per device" (BN computed over
  * `B / workers` images, as on `workers` GPUs without synchronized BN). It equals single-thread training with BN
  * groups of `groupSize = B / workers`. Each worker also keeps its own BN moving statistics;
- * {@link ParallelTrainer.getWeights} returns their mean over the workers. Dropout and stochastic depth draw
- * independently in each worker (worker 0 makes `trainStep`'s draws); mixup pairs images across the whole batch
- * as `trainStep` does.
+ * {@link ParallelTrainer.getWeights} returns their mean over the workers. Dropout and stochastic depth draw per
+ * worker for its own shard (with W = 1 exactly `trainStep`'s draws; with W > 1 the same distribution, other
+ * masks), so models with them equal single-thread training in distribution only. Mixup pairs images across the
+ * whole batch, as `trainStep` does (each worker reads its shard's partners from the shared batch).
  *
  * Workers are started from `worker.ts` under tsx (development) or `worker.js` (compiled `dist/`).
  * @module
@@ -26,6 +27,7 @@ import type { Worker } from 'node:worker_threads';
 import { tf, tfl } from '../../engine.js';
 import { argumentError, assertInteger, assertOneOf } from '../../ops/validate.js';
 import type { NamedOptimizer, OptimizerStateEntry } from '../../optim/sgd.js';
+import type { TrainConfig } from '../config.js';
 import { DivergenceError, layerOfVariables, type StepResult, type TrainBatch, trainableParams } from '../loop.js';
 import { ABORT_BY_MAIN, abortBarrier, createBarrierState } from './barrier.js';
 import { siblingModule, startModuleWorker } from './spawn.js';
@@ -35,6 +37,18 @@ import {
 } from './protocol.js';
 
 const OP = 'createParallelTrainer';
+
+/**
+ * The optimizer spec of a training run's settings: what `runTraining` builds in-process (SGD with the run's
+ * momentum, Nesterov flag, weight decay and decay filter; AGC with the classifier excluded when `agc > 0`).
+ */
+export function parallelOptimizerSpec(config: Pick<TrainConfig, 'momentum' | 'nesterov' | 'weightDecay' | 'decayFilter' | 'agc'>): ParallelOptimizerSpec {
+  const spec: ParallelOptimizerSpec = {
+    sgd: { momentum: config.momentum, nesterov: config.nesterov, weightDecay: config.weightDecay, decayFilter: config.decayFilter },
+  };
+  if (config.agc > 0) spec.agc = { clipping: config.agc };
+  return spec;
+}
 
 /** Options of {@link createParallelTrainer}. */
 export interface ParallelTrainerOptions {
@@ -68,8 +82,8 @@ export interface ParallelTrainerOptions {
    */
   timeoutMs?: number;
   /**
-   * Modules (paths or `file:` URLs) every worker imports before rebuilding the model: where custom layer classes
-   * not in batchfree register themselves for serialization. Default none.
+   * Modules every worker imports before rebuilding the model: where custom layer classes not in batchfree register
+   * themselves for serialization (`file:` URLs, or paths relative to the current directory). Default none.
    */
   imports?: string[];
   /** Time allowed for the workers to start (load TF.js, the backend, the model), ms; default 120000. */
@@ -269,7 +283,9 @@ export class ParallelTrainer {
    * every worker applies the same update. The batch's tensors are read, not disposed.
    * @returns the batch loss (before the update), the correct count and size of the whole batch, and timings.
    * @throws {DivergenceError} as `trainStep` (non-finite loss or gradient, loss above `lossLimit`: nothing
-   *   applied; non-finite weight after the update); an Error with the worker's message when a worker fails.
+   *   applied; non-finite weight after the update), naming the layer of the first non-finite mean gradient or
+   *   weight (a non-finite loss with finite gradients names no layer: the activations are not probed); an Error
+   *   with the worker's message when a worker fails, times out or exits.
    */
   async step(batch: TrainBatch, options: ParallelStepOptions): Promise<ParallelStepResult> {
     const op = 'ParallelTrainer.step';

@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { tf, tfl } from '../../../src/engine.js';
 import { BatchNormalization, FilterResponseNormalization, TLU } from '../../../src/layers/index.js';
-import { SGD } from '../../../src/optim/sgd.js';
+import { withAdaptiveGradientClipping } from '../../../src/optim/gradient_clipping.js';
+import { type NamedOptimizer, SGD } from '../../../src/optim/sgd.js';
 import { DivergenceError, type Trainable, trainableParams, trainStep } from '../../../src/train/loop.js';
-import { createParallelTrainer, type ParallelTrainer, type ParallelTrainerOptions } from '../../../src/train/parallel/trainer.js';
+import { createParallelTrainer, parallelOptimizerSpec, type ParallelTrainer, type ParallelTrainerOptions } from '../../../src/train/parallel/trainer.js';
 import { shardOf } from '../../../src/train/parallel/reduce.js';
 import { assertNoLeakAsync, randn, relError, rng, useCpu } from '../../helpers.js';
 import { CORRUPT, EXIT, Sentinel, SLEEP, THROW } from './fixtures/sentinel_layer.js';
@@ -18,6 +19,8 @@ import { CORRUPT, EXIT, Sentinel, SLEEP, THROW } from './fixtures/sentinel_layer
 const H = 6, W = 6, C = 2, K = 4;
 const SENTINEL_MODULE = new URL('./fixtures/sentinel_layer.ts', import.meta.url).href;
 const SGD_SPEC = { momentum: 0.9, weightDecay: 1e-3, decayFilter: 'kernels-only' as const };
+/** AGC's lambda in the FRN tests: small enough to clip these random-data gradients. */
+const AGC = 0.02;
 const STEP_SETTINGS = { seed: 5, labelSmoothing: 0.1, mixup: 0.4 };
 
 const apply = (layer: tfl.layers.Layer, x: tfl.SymbolicTensor): tfl.SymbolicTensor => layer.apply(x) as tfl.SymbolicTensor;
@@ -59,8 +62,14 @@ function batch(B: number, seed: number, sentinels: Array<[number, number]> = [])
   return { x: tf.tensor4d(Float32Array.from(x), [B, H, W, C]), y: tf.tensor1d(Array.from({ length: B }, () => Math.floor(r() * K)), 'int32') };
 }
 
-function inProcess(model: tfl.LayersModel, sgd: ConstructorParameters<typeof SGD>[0] = SGD_SPEC): Trainable {
-  return { model, optimizer: new SGD(sgd), params: trainableParams(model) };
+function inProcess(model: tfl.LayersModel, sgd: ConstructorParameters<typeof SGD>[0] = SGD_SPEC, agc?: number): Trainable {
+  const params = trainableParams(model);
+  let optimizer: NamedOptimizer = new SGD(sgd);
+  if (agc !== undefined) {
+    // As the workers build it by default: the classifier's kernel and bias unclipped.
+    optimizer = withAdaptiveGradientClipping(optimizer, { clipping: agc, exclude: params.map((p) => p.name).filter((n) => n.startsWith('classifier/')) });
+  }
+  return { model, optimizer, params };
 }
 
 function refStep(t: Trainable, b: { x: tf.Tensor; y: tf.Tensor }, step: number, settings: { seed?: number; labelSmoothing?: number; mixup?: number } = STEP_SETTINGS) {
@@ -125,20 +134,24 @@ describe('parallel trainer', () => {
 
   describe('batch-independent model (FRN + TLU): W = 1 and W = 2 equal single-thread trainStep', () => {
     let ref: Trainable;
+    /** The same without AGC (to show that AGC clipped something). */
+    let plain: Trainable;
     let w1: ParallelTrainer | undefined;
     let w2: ParallelTrainer | undefined;
     const losses: number[][] = [[], [], []];
     const corrects: number[][] = [[], [], []];
 
     before(async () => {
-      ref = inProcess(frnModel(3));
+      ref = inProcess(frnModel(3), SGD_SPEC, AGC);
+      plain = inProcess(frnModel(3));
       const common: Omit<ParallelTrainerOptions, 'workers' | 'model'> = {
-        backend: 'cpu', optimizer: { sgd: SGD_SPEC }, ...STEP_SETTINGS, checkEvery: 1, imports: [SENTINEL_MODULE],
+        backend: 'cpu', optimizer: { sgd: SGD_SPEC, agc: { clipping: AGC } }, ...STEP_SETTINGS, checkEvery: 1, imports: [SENTINEL_MODULE],
       };
       // W = 1 starts from the initial weights; W = 2 resumes from the reference after its first step.
       const starting1 = createParallelTrainer({ ...common, workers: 1, model: ref.model });
       const b0 = batch(STEPS[0].B, STEPS[0].seed);
       const r0 = refStep(ref, b0, 0);
+      refStep(plain, b0, 0);
       losses[0].push(r0.loss);
       corrects[0].push(r0.correct);
       const state = ref.optimizer.getState();
@@ -154,17 +167,20 @@ describe('parallel trainer', () => {
     after(async () => {
       await w1?.dispose();
       await w2?.dispose();
-      ref.optimizer.dispose();
-      ref.model.dispose();
+      for (const t of [ref, plain]) {
+        t.optimizer.dispose();
+        t.model.dispose();
+      }
     });
 
-    test('same loss, accuracy and parameters (to float32 summation order) after 4 steps with momentum, decay, smoothing and mixup', async () => {
+    test('same loss, accuracy and parameters (to float32 summation order) after 4 steps with momentum, decay, AGC, smoothing and mixup', async () => {
       const p1 = w1 as ParallelTrainer, p2 = w2 as ParallelTrainer;
       assert.equal(p1.backend, 'cpu');
       assert.equal(p2.workers, 2);
       for (let s = 1; s < STEPS.length; s++) {
         const b = batch(STEPS[s].B, STEPS[s].seed);
         const r = refStep(ref, b, s);
+        refStep(plain, b, s);
         const [a1, a2] = [await p1.step(b, { lr: 0.05, step: s }), await p2.step(b, { lr: 0.05, step: s })];
         for (const [i, x] of [r, a1, a2].entries()) {
           losses[i].push(x.loss);
@@ -183,9 +199,11 @@ describe('parallel trainer', () => {
       assert.ok(e1 < 1e-5, `W=1 vs single thread: ${e1}`);
       assert.ok(e2 < 1e-5, `W=2 vs single thread: ${e2}`);
       assert.ok(e12 < 1e-5, `W=2 vs W=1: ${e12}`);
-      // The reference moved: equality is not the trivial kind.
-      const initial = values(frnModel(3).getWeights());
-      assert.ok(maxRelError(trained, initial) > 1e-3);
+      // The reference moved, and AGC clipped: equality is not the trivial kind.
+      const fresh = frnModel(3);
+      assert.ok(maxRelError(trained, values(fresh.getWeights())) > 1e-3);
+      assert.ok(maxRelError(trained, values(plain.model.getWeights())) > 1e-4, 'AGC changed nothing');
+      fresh.dispose();
     });
 
     test('the two workers hold bit-identical weights', async () => {
@@ -197,7 +215,7 @@ describe('parallel trainer', () => {
     test('syncTo copies weights and optimizer state into another model of the same architecture', async () => {
       const target = frnModel(99);
       const opt = new SGD(SGD_SPEC);
-      await (w1 as ParallelTrainer).syncTo(target, opt);
+      await (w1 as ParallelTrainer).syncTo(target, opt); // (AGC is stateless: the state is SGD's)
       const got = values(target.getWeights());
       await withDisposed(await (w1 as ParallelTrainer).getWeights(), (v) => assert.deepEqual(got, v));
       const refState = ref.optimizer.getState();
@@ -338,6 +356,12 @@ describe('parallel trainer', () => {
 
   test('a worker that cannot start rejects creation with its message', async () => {
     await assert.rejects(failingStarting, /worker 0 failed to start: .*no\/such\/module/);
+  });
+
+  test('parallelOptimizerSpec carries the run settings, AGC only when on', () => {
+    const settings = { momentum: 0.8, nesterov: true, weightDecay: 2e-5, decayFilter: 'no-gains-biases' as const };
+    assert.deepEqual(parallelOptimizerSpec({ ...settings, agc: 0 }), { sgd: settings });
+    assert.deepEqual(parallelOptimizerSpec({ ...settings, agc: 0.01 }), { sgd: settings, agc: { clipping: 0.01 } });
   });
 
   test('bad options name the option (no worker started)', async () => {
