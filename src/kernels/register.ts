@@ -10,6 +10,7 @@ import { makeTileCpu, makeTileWasm } from './tile.js';
 import { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwise_grads.js';
 import { unsortedSegmentSumWasm } from './segment_sum.js';
 import { makeConcatWasm, makeSliceWasm, makeSplitVWasm } from './slice_concat.js';
+import { avgPoolGradWasm, maxPoolGradWasm } from './pool_grads.js';
 import { makeMeanWasm, makeSumWasm } from './reduce.js';
 import { makeCastWasm, makeIdentityWasm } from './identity.js';
 import { registerFastGradients, restoreStockGradients } from './gradients.js';
@@ -25,6 +26,8 @@ const KERNELS: Record<string, Record<string, KernelFactory>> = {
     DepthwiseConv2dNativeBackpropFilter: () => depthwiseBackpropFilterWasm,
     DepthwiseConv2dNativeBackpropInput: () => depthwiseBackpropInputWasm,
     UnsortedSegmentSum: () => unsortedSegmentSumWasm,
+    MaxPoolGrad: () => maxPoolGradWasm,
+    AvgPoolGrad: () => avgPoolGradWasm,
     Slice: (stock) => makeSliceWasm(stock),
     Concat: (stock) => makeConcatWasm(stock),
     SplitV: (stock) => makeSplitVWasm(stock as unknown as (a: KernelArgs) => TensorInfo[]) as unknown as Kernel,
