@@ -6,13 +6,18 @@
  * - weight gradient `dw[kh,kw,ci,co] = sum_{b,oh,ow} x[b, oh*sh - pt + kh, ow*sw - pl + kw, ci] * dy[b,oh,ow,co]`;
  * - input gradient `dx[b,h,w,ci] = sum_{kh,kw,co: h = oh*sh - pt + kh, w = ...} dy[b,oh,ow,co] * w[kh,kw,ci,co]`.
  *
- * On `wasm` both are rewritten as forward convolutions so that they run on the backend's XNNPACK `Conv2D`
- * (PEERS.md):
- * - `dw` = conv of the transposed input `[Ci,H,W,B]` (B as channels) with the transposed output gradient
- *   `[OH,OW,B,Co]` as filter, stride 1 and dilation = the forward stride, then `[Ci,KH,KW,Co] -> [KH,KW,Ci,Co]`;
- * - `dx` = stride-1 conv of the output gradient padded by `KH - 1 - pt` (top) etc. with the kernel flipped in
- *   (kh, kw) and its in/out channels swapped; for stride > 1, one such conv per phase of the input
- *   (equivalent to zero-inserting `dy`, without the multiply-adds by the inserted zeros).
+ * On `wasm`:
+ * - with WebAssembly SIMD (all current engines) and channel counts that are multiples of 4 (output channels
+ *   for `dw`, input channels for `dx`), both are SIMD micro-kernels (`simd/kernels.ts`) reading `x`, `dy` and
+ *   `w` in place on the backend's heap: per chunk of images, tap and channel block, register-blocked outer
+ *   products (`dw`) or `dy . w^T` products added to `dx`;
+ * - otherwise they are forward convolutions on the backend's XNNPACK `Conv2D` (PEERS.md): `dw` = conv of the
+ *   transposed input `[Ci,H,W,B]` (B as channels) with the transposed output gradient `[OH,OW,B,Co]` as filter,
+ *   stride 1 and dilation = the forward stride, then `[Ci,KH,KW,Co] -> [KH,KW,Ci,Co]`; `dx` = stride-1 conv of
+ *   the output gradient padded by `KH - 1 - pt` (top) etc. with the kernel flipped in (kh, kw) and its in/out
+ *   channels swapped, for stride > 1 one such conv per phase of the input (equivalent to zero-inserting `dy`,
+ *   without the multiply-adds by the inserted zeros). XNNPACK re-packs its "filter" on every call (the weights
+ *   change every step), which makes the `dw` route several times slower than the SIMD kernels.
  *
  * On `cpu` they are direct loops over the backend's typed arrays whose innermost loop runs over contiguous
  * channels (TF.js' own `cpu` weight gradient takes seconds per layer).

@@ -1,6 +1,12 @@
 /**
  * Registers batchfree's fast kernels for a backend, replacing the stock ones (`tf.unregisterKernel` then
- * `tf.registerKernel`). Idempotent. {@link init} calls it for the backend it picks.
+ * `tf.registerKernel`). Idempotent. `init()` calls it for the backend it picks.
+ *
+ * `wasm`: the convolution gradients (SIMD micro-kernels, XNNPACK fallback), the depthwise-convolution
+ * gradients and `UnsortedSegmentSum` (missing from the backend), pooling gradients, `Slice`/`Concat`/`SplitV`
+ * (SIMD row copies), `Tile`, `Sum`/`Mean` over outer axes (XNNPACK average pooling), copy-free
+ * `Identity`/`Cast`. `cpu`: the convolution gradients and `Tile`. Both: the `Sum`/`Mean` gradients of
+ * `gradients.ts`. Each kernel falls back to the stock one for the cases it does not cover.
  * @module
  */
 import { tf } from '../engine.js';
