@@ -5,12 +5,13 @@
  * The stock `wasm` kernels first transpose the input so that the reduced axes come last, which costs ten times
  * the sum itself. When the reduced axes are contiguous, the input is a `[outer, reduce, 1, inner]` image and
  * its mean over `reduce` is an XNNPACK average pooling with a `reduce x 1` window (memory-bound, SIMD); the sum
- * is that mean times `reduce`. Other cases (innermost reductions, scattered axes, integer dtypes) go to the
+ * is that mean times `reduce`. On `cpu` (where the stock kernels transpose too) the same split drives a plain
+ * loop with float64 accumulators. Other cases (innermost reductions, scattered axes, integer dtypes) go to the
  * stock kernel.
  * @module
  */
 import { tf } from '../engine.js';
-import { KernelArgs, TensorInfo, WasmBackendLike, callKernel, sizeOf, wasmF32 } from './backend_access.js';
+import { CpuBackendLike, KernelArgs, TensorInfo, WasmBackendLike, callKernel, cpuF32, sizeOf, wasmF32 } from './backend_access.js';
 
 type Kernel = (args: KernelArgs) => TensorInfo;
 
@@ -58,3 +59,40 @@ function makeReduce(kernel: 'Sum' | 'Mean', stock: Kernel | undefined): Kernel {
 export const makeSumWasm = (stock?: Kernel): Kernel => makeReduce('Sum', stock);
 /** `Mean` for `wasm`; `stock` is the backend's own kernel, used for the cases above. */
 export const makeMeanWasm = (stock?: Kernel): Kernel => makeReduce('Mean', stock);
+
+/** `out[o, i] = scale * sum_r x[o, r, i]` with float64 accumulators. */
+export function reduceMiddle(x: Float32Array, out: Float32Array, outer: number, reduce: number, inner: number, scale: number): void {
+  const acc = new Float64Array(inner);
+  for (let o = 0; o < outer; o++) {
+    acc.fill(0);
+    let p = o * reduce * inner;
+    for (let r = 0; r < reduce; r++, p += inner) {
+      for (let i = 0; i < inner; i++) acc[i] += x[p + i];
+    }
+    const q = o * inner;
+    for (let i = 0; i < inner; i++) out[q + i] = acc[i] * scale;
+  }
+}
+
+function makeReduceCpu(kernel: 'Sum' | 'Mean', stock: Kernel | undefined): Kernel {
+  return (args) => {
+    const { x } = args.inputs;
+    const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
+    const axes = tf.util.parseAxisParam(axis, x.shape);
+    const split = x.dtype === 'float32' ? splitReduction(x.shape, axes) : null;
+    if (split === null || split.reduce === 0) {
+      if (stock === undefined) throw new Error(`${kernel} (batchfree): no stock kernel for this case`);
+      return stock(args);
+    }
+    const backend = args.backend as CpuBackendLike;
+    const shape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+    const out = new Float32Array(split.outer * split.inner);
+    reduceMiddle(cpuF32(backend, x), out, split.outer, split.reduce, split.inner, kernel === 'Mean' ? 1 / split.reduce : 1);
+    return backend.makeTensorInfo(shape, 'float32', out);
+  };
+}
+
+/** `Sum` for `cpu`; `stock` handles the other cases. */
+export const makeSumCpu = (stock?: Kernel): Kernel => makeReduceCpu('Sum', stock);
+/** `Mean` for `cpu`; `stock` handles the other cases. */
+export const makeMeanCpu = (stock?: Kernel): Kernel => makeReduceCpu('Mean', stock);

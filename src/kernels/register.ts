@@ -5,7 +5,7 @@
  * `wasm`: the convolution gradients (SIMD micro-kernels, XNNPACK fallback), the depthwise-convolution
  * gradients and `UnsortedSegmentSum` (missing from the backend), pooling gradients, `Slice`/`Concat`/`SplitV`
  * (SIMD row copies), `Tile`, `Sum`/`Mean` over outer axes (XNNPACK average pooling), copy-free
- * `Identity`/`Cast`. `cpu`: the convolution gradients and `Tile`. Both: the `Sum`/`Mean` gradients of
+ * `Identity`/`Cast`. `cpu`: the convolution gradients, `Tile` and `Sum`/`Mean` over outer axes. Both: the `Sum`/`Mean` gradients of
  * `gradients.ts`. Each kernel falls back to the stock one for the cases it does not cover.
  * @module
  */
@@ -17,7 +17,7 @@ import { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depth
 import { unsortedSegmentSumWasm } from './segment_sum.js';
 import { makeConcatWasm, makeSliceWasm, makeSplitVWasm } from './slice_concat.js';
 import { avgPoolGradWasm, maxPoolGradWasm } from './pool_grads.js';
-import { makeMeanWasm, makeSumWasm } from './reduce.js';
+import { makeMeanCpu, makeMeanWasm, makeSumCpu, makeSumWasm } from './reduce.js';
 import { makeCastWasm, makeIdentityWasm } from './identity.js';
 import { registerFastGradients, restoreStockGradients } from './gradients.js';
 
@@ -47,6 +47,8 @@ const KERNELS: Record<string, Record<string, KernelFactory>> = {
     Conv2DBackpropFilter: () => conv2DBackpropFilterCpu,
     Conv2DBackpropInput: () => conv2DBackpropInputCpu,
     Tile: (stock) => makeTileCpu(stock),
+    Sum: (stock) => makeSumCpu(stock),
+    Mean: (stock) => makeMeanCpu(stock),
   },
 };
 

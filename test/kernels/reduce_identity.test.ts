@@ -1,8 +1,9 @@
-import { describe, it, before } from 'node:test';
+import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/engine.js';
 import { init } from '../../src/init.js';
 import { splitReduction } from '../../src/kernels/reduce.js';
+import { registerFastKernels, restoreStockKernels } from '../../src/kernels/register.js';
 import { assertClose, randn } from '../helpers.js';
 
 /** Independent float64 reference of a sum over `axes` (output in the order of the kept axes). */
@@ -33,10 +34,12 @@ const cases: Array<{ shape: number[]; axes: number[]; keepDims?: boolean; scale?
   { shape: [3, 4, 4, 2], axes: [0, 1, 2], scale: 1e-4 },
 ];
 
-describe('Sum / Mean kernels (wasm)', () => {
+describe('Sum / Mean kernels (wasm and cpu)', () => {
   before(async () => {
     await init({ backend: 'wasm' });
+    registerFastKernels('cpu');
   });
+  after(() => restoreStockKernels('cpu'));
 
   it('splits contiguous non-innermost reductions only', () => {
     assert.deepEqual(splitReduction([4, 5, 3, 6], [0, 1, 2]), { outer: 1, reduce: 60, inner: 6 });
@@ -45,8 +48,9 @@ describe('Sum / Mean kernels (wasm)', () => {
     assert.equal(splitReduction([4, 5, 3, 6], [0, 2]), null);
   });
 
-  for (const [i, c] of cases.entries()) {
-    it(`sum and mean of [${c.shape}] over [${c.axes}]${c.keepDims ? ' (keepDims)' : ''} match a float64 reference`, () => {
+  for (const [i, c] of cases.flatMap((k) => (['wasm', 'cpu'] as const).map((backend) => ({ ...k, backend }))).entries()) {
+    it(`${c.backend}: sum and mean of [${c.shape}] over [${c.axes}]${c.keepDims ? ' (keepDims)' : ''} match a float64 reference`, async () => {
+      await tf.setBackend(c.backend);
       const xa = randn(c.shape, 50 + i, c.scale ?? 1, 0.3 * (c.scale ?? 1));
       const x = tf.tensor(Float32Array.from(xa.data), c.shape);
       const ref = sumReference(Float64Array.from(Float32Array.from(xa.data)), c.shape, c.axes);
@@ -64,7 +68,8 @@ describe('Sum / Mean kernels (wasm)', () => {
     });
   }
 
-  it('keeps integer sums exact (stock kernel)', () => {
+  it('keeps integer sums exact (stock kernel)', async () => {
+    await tf.setBackend('wasm');
     const x = tf.tensor([[1, 2], [3, 4], [5, 6]], [3, 2], 'int32');
     const s = tf.sum(x, 0);
     assert.equal(s.dtype, 'int32');
@@ -76,6 +81,7 @@ describe('Sum / Mean kernels (wasm)', () => {
 describe('Identity / Cast kernels (wasm)', () => {
   before(async () => {
     await init({ backend: 'wasm' });
+    await tf.setBackend('wasm');
   });
 
   it('share the input buffer, which outlives either tensor', () => {
