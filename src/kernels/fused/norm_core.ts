@@ -69,6 +69,12 @@ export interface NormParamGrads {
 /** Bytes per float32 element. */
 const F32 = 4;
 
+/** Suffix of the SIMD loops for this normalization: centred `c` or not `u`, with TLU `t` or not `n`. */
+function variantOf(s: NormSpec, p: NormParams): string {
+  const tlu = p.tau !== null && p.tau.some((v) => v !== -Infinity);
+  return `${s.center ? 'c' : 'u'}${tlu ? 't' : 'n'}`;
+}
+
 /**
  * Forward pass. `x`, `y` and `scratch` are byte offsets in `heap` (`scratch` of `scratchBytes(periodOf(C))`).
  * @returns the statistics of every unit and group.
@@ -82,6 +88,7 @@ export function normForward(heap: Heap, s: NormSpec, x: number, y: number, scrat
   const chunk = chunkPeriods(P);
   const { prm, acc } = scratchLayout(scratch, P);
   const { f32, f64 } = views(heap);
+  const variant = variantOf(s, p);
 
   const mean = new Float32Array(s.units * G), variance = new Float32Array(s.units * G), rstd = new Float32Array(s.units * G);
   const offset = new Float32Array(s.units * C);
@@ -100,7 +107,7 @@ export function normForward(heap: Heap, s: NormSpec, x: number, y: number, scrat
     if (full > 0 && simd !== null) {
       writeParam(f32, prm, P, C, LAYOUT_NORM_STATS.params, 0, shift);
       zeroAcc(f64, acc, P, LAYOUT_NORM_STATS.acc);
-      simd.norm_stats(x + u * L * F32, full, P, chunk, prm, acc);
+      simd[`norm_stats_${variant[0]}`](x + u * L * F32, full, P, chunk, prm, acc);
       foldAcc(f64, acc, P, C, LAYOUT_NORM_STATS.acc, 0, s1);
       foldAcc(f64, acc, P, C, LAYOUT_NORM_STATS.acc, 1, s2);
     }
@@ -141,7 +148,7 @@ export function normForward(heap: Heap, s: NormSpec, x: number, y: number, scrat
 
     if (full > 0 && simd !== null) {
       [shift, d, a, b, t].forEach((arr, k) => writeParam(f32, prm, P, C, LAYOUT_NORM_APPLY, k, arr));
-      simd.norm_apply(x + u * L * F32, y + u * L * F32, full, P, prm);
+      simd[`norm_apply_${variant}`](x + u * L * F32, y + u * L * F32, full, P, chunk, prm);
     }
     for (let e = tailStart, c = 0; e < L; e++, c = c + 1 === C ? 0 : c + 1) {
       const v = (f32[xb + e] - shift[c] - d[c]) * a[c] + b[c];
@@ -173,6 +180,7 @@ export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx:
   const chunk = chunkPeriods(P);
   const { prm, acc } = scratchLayout(scratch, P);
   const { f32, f64 } = views(heap);
+  const variant = variantOf(s, p);
 
   const dgamma = new Float64Array(C), dbeta = new Float64Array(C), dtau = new Float64Array(C);
   let deps = 0;
@@ -198,7 +206,7 @@ export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx:
     if (full > 0 && simd !== null) {
       [shift, d, a, b, t].forEach((arr, k) => writeParam(f32, prm, P, C, LAYOUT_NORM_BWD_STATS.params, k, arr));
       zeroAcc(f64, acc, P, LAYOUT_NORM_BWD_STATS.acc);
-      simd.norm_bwd_stats(x + u * L * F32, dz + u * L * F32, full, P, chunk, prm, acc);
+      simd[`norm_bwd_stats_${variant}`](x + u * L * F32, dz + u * L * F32, full, P, chunk, prm, acc);
       foldAcc(f64, acc, P, C, LAYOUT_NORM_BWD_STATS.acc, 0, se);
       foldAcc(f64, acc, P, C, LAYOUT_NORM_BWD_STATS.acc, 1, sx);
       foldAcc(f64, acc, P, C, LAYOUT_NORM_BWD_STATS.acc, 2, sd);
@@ -235,7 +243,7 @@ export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx:
 
     if (full > 0 && simd !== null) {
       [shift, d, a, b, t, pc, qc, rc].forEach((arr, k) => writeParam(f32, prm, P, C, LAYOUT_NORM_BWD_APPLY, k, arr));
-      simd.norm_bwd_apply(x + u * L * F32, dz + u * L * F32, dx + u * L * F32, full, P, prm);
+      simd[`norm_bwd_apply_${variant}`](x + u * L * F32, dz + u * L * F32, dx + u * L * F32, full, P, chunk, prm);
     }
     for (let e = tailStart, c = 0; e < L; e++, c = c + 1 === C ? 0 : c + 1) {
       const xc = f32[xb + e] - shift[c] - d[c];

@@ -93,7 +93,7 @@ export function proxyForward(heap: Heap, s: ProxySpec, x: number, y: number, scr
   const { f32 } = views(heap);
   if (full > 0 && simd !== null) {
     [p.gamma, p.beta, p.mean, p.invStd].forEach((arr, k) => writeParam(f32, prm, P, C, LAYOUT_PROXY_FWD, k, arr));
-    simd[`pn_fwd_${s.activation}`](x, y, full, P, prm);
+    simd[`pn_fwd_${s.activation}`](x, y, full, P, chunkPeriods(P), prm);
   }
   const fd = new Float64Array(2);
   const xb = x >> 2, yb = y >> 2;

@@ -12,7 +12,8 @@
  * - Float64 accumulators likewise: accumulator `k` of element `j` at double index `(j >> 2) * nAcc * 4 + k * 4 +
  *   (j & 3)` (lanes 0-1 then 2-3, two `f64x2`). Reductions add to them (the caller zeroes them).
  * - Reductions walk a unit in chunks of `chunk` periods and, inside a chunk, one quad of channels at a time down
- *   the periods, keeping the float64 accumulators of that quad in registers (the chunk stays in L1/L2).
+ *   the periods (the chunk stays in L1/L2), keeping that quad's sums in registers: float32 over blocks of 16
+ *   rows, then added into float64 (so the rounding error is that of 16-term float32 sums, whatever the count).
  * @module
  */
 import { assemble } from './wasm_asm.js';
@@ -37,37 +38,42 @@ export const LAYOUT_PROXY_BWD = { params: 4, acc: 4 } as const;
 /** The largest parameter / accumulator counts (scratch sizing). */
 export const MAX_PARAMS = 8, MAX_ACC = 4;
 
-/** Exported functions of the module. Pointers are byte offsets; `periods`, `P`, `chunk` as in the module doc. */
-export interface SimdExports {
-  norm_stats(x: number, periods: number, P: number, chunk: number, prm: number, acc: number): void;
-  norm_apply(x: number, y: number, periods: number, P: number, prm: number): void;
-  norm_bwd_stats(x: number, dz: number, periods: number, P: number, chunk: number, prm: number, acc: number): void;
-  norm_bwd_apply(x: number, dz: number, dx: number, periods: number, P: number, prm: number): void;
-  [proxy: `pn_fwd_${string}` | `pn_bwd_${string}`]: (...args: number[]) => void;
-}
+/**
+ * Exported functions of the module, by name (pointers are byte offsets; `periods`, `P`, `chunk` as in the module
+ * doc; variant suffixes in {@link normKernels}):
+ * - `norm_stats_{c,u}(x, periods, P, chunk, prm, acc)`, `norm_bwd_stats_{c,u}{t,n}(x, dz, periods, P, chunk, prm, acc)`;
+ * - `norm_apply_{c,u}{t,n}(x, y, periods, P, chunk, prm)`, `norm_bwd_apply_{c,u}{t,n}(x, dz, dx, periods, P, chunk, prm)`;
+ * - `pn_fwd_<act>(x, y, periods, P, chunk, prm)`, `pn_bwd_<act>(x, dz, dx, periods, P, chunk, prm, acc)`.
+ */
+export type SimdExports = Record<string, (...args: number[]) => void>;
 
 // ------------------------------------------------------------------------------------------------ text helpers
 
 /** Swap the two 64-bit halves of a v128 (to promote lanes 2-3). */
 const HIGH = 'i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7';
 
-/** `acc{0,1} += promote(v)` (lanes 0-1 into `${acc}0`, lanes 2-3 into `${acc}1`). */
+/** Rows summed in float32 registers before each promotion to the float64 accumulators. */
+export const F32_BLOCK_ROWS = 16;
+
+/** `${acc}f += v` (float32 partial sum of the current block of rows). */
 function accumulate(acc: string, v: string): string {
-  return `
-    local.get $${v} f64x2.promote_low_f32x4 local.get $${acc}0 f64x2.add local.set $${acc}0
-    local.get $${v} local.get $${v} ${HIGH} f64x2.promote_low_f32x4 local.get $${acc}1 f64x2.add local.set $${acc}1`;
+  return `local.get $${acc}f local.get $${v} f32x4.add local.set $${acc}f`;
 }
 
-/** `a{0,1} += promote(v)` and `b{0,1} += promote(v)^2` (the square in float64). */
+/** `${a}f += v`, `${b}f += v * v`. */
 function accumulateWithSquare(a: string, b: string, v: string): string {
-  return `
-    local.get $${v} f64x2.promote_low_f32x4 local.tee $d
-    local.get $${a}0 f64x2.add local.set $${a}0
-    local.get $d local.get $d f64x2.mul local.get $${b}0 f64x2.add local.set $${b}0
-    local.get $${v} local.get $${v} ${HIGH} f64x2.promote_low_f32x4 local.tee $d
-    local.get $${a}1 f64x2.add local.set $${a}1
-    local.get $d local.get $d f64x2.mul local.get $${b}1 f64x2.add local.set $${b}1`;
+  return `${accumulate(a, v)} local.get $${b}f local.get $${v} local.get $${v} f32x4.mul f32x4.add local.set $${b}f`;
 }
+
+/** `acc{0,1} += promote(accf)`: lanes 0-1 into `${acc}0`, lanes 2-3 into `${acc}1`. */
+function promoteInto(acc: string): string {
+  return `
+    local.get $${acc}f f64x2.promote_low_f32x4 local.get $${acc}0 f64x2.add local.set $${acc}0
+    local.get $${acc}f local.get $${acc}f ${HIGH} f64x2.promote_low_f32x4 local.get $${acc}1 f64x2.add local.set $${acc}1`;
+}
+
+/** A parameter or accumulator slot of the interleaved layout: the local it is loaded into, or null (unused). */
+type Slot = string | null;
 
 /** Declarations of v128 locals. */
 const v128Locals = (names: string[]): string => names.map((n) => `(local $${n} v128)`).join(' ');
@@ -76,20 +82,26 @@ const v128Locals = (names: string[]): string => names.map((n) => `(local $${n} v
 const loadParam = (name: string, k: number): string => `local.get $pq v128.load offset=${k * 16} local.set $${name}`;
 
 /**
- * A reduction over whole periods with float64 accumulators held in registers: the skeleton shared by the
- * backward statistics and the forward statistics. `pointers` are the extra pointer parameters after `$x`;
- * `body` runs once per quad at byte offset `$off` from each data pointer.
+ * A reduction over whole periods: for each chunk of periods and each quad of positions, the rows are walked
+ * in blocks of {@link F32_BLOCK_ROWS}; `body` runs once per row at byte offset `$off` from each data pointer and
+ * adds into float32 registers `${acc}f` (see {@link accumulate}), which are promoted into float64 registers
+ * after each block (so the float32 rounding stays that of a 16-term sum) and stored to the accumulators at the
+ * end of the chunk. `pointers` are the extra pointer parameters after `$x`.
  */
-function reduction(o: { name: string; pointers: string[]; params: string[]; acc: string[]; locals: string[]; body: string }): string {
+function reduction(o: { name: string; pointers: string[]; params: Slot[]; acc: Slot[]; locals: string[]; body: string }): string {
   const nParams = o.params.length, nAcc = o.acc.length;
-  const accLocals = o.acc.flatMap((a) => [`${a}0`, `${a}1`]);
-  const loadAcc = o.acc.map((a, k) => `local.get $aq v128.load offset=${k * 32} local.set $${a}0 local.get $aq v128.load offset=${k * 32 + 16} local.set $${a}1`).join('\n');
-  const storeAcc = o.acc.map((a, k) => `local.get $aq local.get $${a}0 v128.store offset=${k * 32} local.get $aq local.get $${a}1 v128.store offset=${k * 32 + 16}`).join('\n');
+  const used = (slots: Slot[]): Array<[string, number]> => slots.flatMap((n, k): Array<[string, number]> => (n === null ? [] : [[n, k]]));
+  const acc = used(o.acc);
+  const accLocals = acc.flatMap(([a]) => [`${a}0`, `${a}1`, `${a}f`]);
+  const loadAcc = acc.map(([a, k]) => `local.get $aq v128.load offset=${k * 32} local.set $${a}0 local.get $aq v128.load offset=${k * 32 + 16} local.set $${a}1`).join('\n');
+  const storeAcc = acc.map(([a, k]) => `local.get $aq local.get $${a}0 v128.store offset=${k * 32} local.get $aq local.get $${a}1 v128.store offset=${k * 32 + 16}`).join('\n');
+  const zeroPartials = acc.map(([a]) => `v128.const i32x4 0 0 0 0 local.set $${a}f`).join(' ');
   return `
 (func $${o.name} (export "${o.name}") (param $x i32) ${o.pointers.map((p) => `(param $${p} i32)`).join(' ')}
     (param $periods i32) (param $P i32) (param $chunk i32) (param $prm i32) (param $acc i32)
-    (local $Pb i32) (local $p0 i32) (local $pEnd i32) (local $j i32) (local $off i32) (local $end i32) (local $pq i32) (local $aq i32)
-    (local $d v128) ${v128Locals([...o.params, ...accLocals, ...o.locals])}
+    (local $Pb i32) (local $p0 i32) (local $pEnd i32) (local $j i32) (local $off i32) (local $end i32) (local $blockEnd i32)
+    (local $pq i32) (local $aq i32)
+    ${v128Locals([...used(o.params).map(([n]) => n), ...accLocals, ...o.locals])}
   local.get $P i32.const 2 i32.shl local.set $Pb
   i32.const 0 local.set $p0
   block $chunksDone
@@ -103,13 +115,20 @@ function reduction(o: { name: string; pointers: string[]; params: string[]; acc:
       loop $quads
         local.get $prm local.get $j i32.const ${nParams} i32.mul i32.add local.set $pq
         local.get $acc local.get $j i32.const ${2 * nAcc} i32.mul i32.add local.set $aq
-        ${o.params.map((p, k) => loadParam(p, k)).join('\n')}
+        ${used(o.params).map(([p, k]) => loadParam(p, k)).join('\n')}
         ${loadAcc}
         local.get $p0 local.get $Pb i32.mul local.get $j i32.add local.set $off
         local.get $pEnd local.get $Pb i32.mul local.get $j i32.add local.set $end
-        loop $rows
-          ${o.body}
-          local.get $off local.get $Pb i32.add local.tee $off local.get $end i32.lt_u br_if $rows
+        loop $blocks
+          ${zeroPartials}
+          local.get $off local.get $Pb i32.const ${F32_BLOCK_ROWS} i32.mul i32.add local.tee $blockEnd
+          local.get $end local.get $blockEnd local.get $end i32.lt_u select local.set $blockEnd
+          loop $rows
+            ${o.body}
+            local.get $off local.get $Pb i32.add local.tee $off local.get $blockEnd i32.lt_u br_if $rows
+          end
+          ${acc.map(([a]) => promoteInto(a)).join('\n')}
+          local.get $off local.get $end i32.lt_u br_if $blocks
         end
         ${storeAcc}
         local.get $j i32.const 16 i32.add local.tee $j local.get $Pb i32.lt_u br_if $quads
@@ -122,27 +141,41 @@ function reduction(o: { name: string; pointers: string[]; params: string[]; acc:
 }
 
 /**
- * An elementwise pass over whole periods: `body` runs once per quad with the parameters of the quad at `$pq`
- * and the byte offset of the quad in `$off`.
+ * An elementwise pass over whole periods, in the loop order of {@link reduction} (chunk, quad, rows) so that
+ * the quad's parameters stay in registers: `body` runs once per row with the parameters in locals named
+ * `params` and the byte offset of the element quad in `$off`.
  */
-function elementwise(o: { name: string; pointers: string[]; nParams: number; locals: string[]; body: string }): string {
+function elementwise(o: { name: string; pointers: string[]; params: Slot[]; locals: string[]; body: string }): string {
+  const nParams = o.params.length;
+  const params = o.params.flatMap((n, k): Array<[string, number]> => (n === null ? [] : [[n, k]]));
   return `
-(func $${o.name} (export "${o.name}") ${o.pointers.map((p) => `(param $${p} i32)`).join(' ')} (param $periods i32) (param $P i32) (param $prm i32)
-    (local $Pb i32) (local $off i32) (local $end i32) (local $j i32) (local $pq i32) ${v128Locals(o.locals)}
+(func $${o.name} (export "${o.name}") ${o.pointers.map((p) => `(param $${p} i32)`).join(' ')}
+    (param $periods i32) (param $P i32) (param $chunk i32) (param $prm i32)
+    (local $Pb i32) (local $p0 i32) (local $pEnd i32) (local $j i32) (local $off i32) (local $end i32) (local $pq i32)
+    ${v128Locals([...params.map(([n]) => n), ...o.locals])}
   local.get $P i32.const 2 i32.shl local.set $Pb
-  local.get $periods local.get $Pb i32.mul local.set $end
-  i32.const 0 local.set $off
-  block $done
-    local.get $off local.get $end i32.ge_u br_if $done
-    loop $periods
+  i32.const 0 local.set $p0
+  block $chunksDone
+    loop $chunks
+      local.get $p0 local.get $periods i32.ge_u br_if $chunksDone
+      local.get $p0 local.get $chunk i32.add local.tee $pEnd local.get $periods i32.gt_u
+      if
+        local.get $periods local.set $pEnd
+      end
       i32.const 0 local.set $j
       loop $quads
-        local.get $prm local.get $j i32.const ${o.nParams} i32.mul i32.add local.set $pq
-        ${o.body}
-        local.get $off i32.const 16 i32.add local.set $off
+        local.get $prm local.get $j i32.const ${nParams} i32.mul i32.add local.set $pq
+        ${params.map(([p, k]) => loadParam(p, k)).join('\n')}
+        local.get $p0 local.get $Pb i32.mul local.get $j i32.add local.set $off
+        local.get $pEnd local.get $Pb i32.mul local.get $j i32.add local.set $end
+        loop $rows
+          ${o.body}
+          local.get $off local.get $Pb i32.add local.tee $off local.get $end i32.lt_u br_if $rows
+        end
         local.get $j i32.const 16 i32.add local.tee $j local.get $Pb i32.lt_u br_if $quads
       end
-      local.get $off local.get $end i32.lt_u br_if $periods
+      local.get $pEnd local.set $p0
+      br $chunks
     end
   end
 )`;
@@ -150,59 +183,65 @@ function elementwise(o: { name: string; pointers: string[]; nParams: number; loc
 
 /** `local.get $ptr local.get $off i32.add v128.load` */
 const load = (ptr: string): string => `local.get $${ptr} local.get $off i32.add v128.load`;
-/** Parameter `k` of the quad on the stack. */
-const param = (k: number): string => `local.get $pq v128.load offset=${k * 16}`;
 const splat = (v: number): string => `v128.const f32x4 ${v} ${v} ${v} ${v}`;
 
 // ------------------------------------------------------------------------------------ normalization kernels
 
-/** Forward statistics: `s1 += x - K`, `s2 += (x - K)^2` per position (K = 0 for uncentred norms). */
-const NORM_STATS = reduction({
-  name: 'norm_stats', pointers: [], params: ['k'], acc: ['s', 'q'], locals: ['v'],
-  body: `${load('x')} local.get $k f32x4.sub local.set $v ${accumulateWithSquare('s', 'q', 'v')}`,
-});
-
 /**
- * Forward output: `y = max(xc * a + b, t)` with `xc = (x - K) - D` (`t = -inf` without TLU; `pmax` keeps a NaN
- * input). The mean `K + D` is split into a value `K` of the data (so that `x - K` is exact for inputs with a
- * large offset) and the small float32 remainder `D`.
+ * The normalization loops, generated for each variant: centred (`c`: GN, LN, IN, BN) or uncentred (`u`: FRN,
+ * GFRN, LFRN, where `K = D = 0` and the subtractions are left out), with TLU (`t`) or without (`n`). The
+ * parameter and accumulator layouts are the same for every variant (unused slots are skipped).
  */
-const NORM_APPLY = elementwise({
-  name: 'norm_apply', pointers: ['x', 'y'], nParams: LAYOUT_NORM_APPLY, locals: [],
-  body: `local.get $y local.get $off i32.add
-    ${load('x')} ${param(0)} f32x4.sub ${param(1)} f32x4.sub ${param(2)} f32x4.mul ${param(3)} f32x4.add ${param(4)} f32x4.pmax
-    v128.store`,
-});
-
-/**
- * Backward statistics: with `xc = (x - K) - D`, the TLU mask `m = (t < xc * a + b)` and `e = dz` where `m` (else 0):
- * `sum(e)`, `sum(e * xc)`, `sum(dz - e)`.
- */
-const NORM_BWD_STATS = reduction({
-  name: 'norm_bwd_stats', pointers: ['dz'], params: ['k', 'dd', 'a', 'b', 't'], acc: ['se', 'sx', 'st'], locals: ['g', 'e', 'v'],
-  body: `
-    ${load('dz')} local.set $g
-    local.get $g
-    local.get $t ${load('x')} local.get $k f32x4.sub local.get $dd f32x4.sub local.tee $v local.get $a f32x4.mul local.get $b f32x4.add f32x4.lt
-    v128.and local.set $e
-    ${accumulate('se', 'e')}
-    local.get $e local.get $v f32x4.mul local.set $v
-    ${accumulate('sx', 'v')}
-    local.get $g local.get $e f32x4.sub local.set $g
-    ${accumulate('st', 'g')}`,
-});
-
-/** Backward output: `dx = e * p + xc * q + r`, `xc` and `e` as in the backward statistics. */
-const NORM_BWD_APPLY = elementwise({
-  name: 'norm_bwd_apply', pointers: ['x', 'dz', 'dx'], nParams: LAYOUT_NORM_BWD_APPLY, locals: ['v'],
-  body: `local.get $dx local.get $off i32.add
-    ${load('dz')}
-    ${param(4)} ${load('x')} ${param(0)} f32x4.sub ${param(1)} f32x4.sub local.tee $v ${param(2)} f32x4.mul ${param(3)} f32x4.add f32x4.lt
-    v128.and ${param(5)} f32x4.mul
-    local.get $v ${param(6)} f32x4.mul f32x4.add
-    ${param(7)} f32x4.add
-    v128.store`,
-});
+function normKernels(center: boolean, tlu: boolean): string[] {
+  const suffix = `${center ? 'c' : 'u'}${tlu ? 't' : 'n'}`;
+  /** `xc = (x - K) - D` on the stack. */
+  const xc = center ? `${load('x')} local.get $k f32x4.sub local.get $dd f32x4.sub` : load('x');
+  const kd: Slot[] = center ? ['k', 'dd'] : [null, null];
+  const kernels: string[] = [];
+  // Forward statistics (one variant per centring): s += x - K, q += (x - K)^2.
+  if (tlu) {
+    kernels.push(reduction({
+      name: `norm_stats_${center ? 'c' : 'u'}`, pointers: [], params: [center ? 'k' : null], acc: [center ? 's' : null, 'q'], locals: ['v'],
+      body: center
+        ? `${load('x')} local.get $k f32x4.sub local.set $v ${accumulateWithSquare('s', 'q', 'v')}`
+        : `${load('x')} local.set $v local.get $qf local.get $v local.get $v f32x4.mul f32x4.add local.set $qf`,
+    }));
+  }
+  // Forward output: y = max(xc a + b, t) (pmax keeps a NaN input).
+  kernels.push(elementwise({
+    name: `norm_apply_${suffix}`, pointers: ['x', 'y'], params: [...kd, 'a', 'b', tlu ? 't' : null], locals: [],
+    body: `local.get $y local.get $off i32.add
+      ${xc} local.get $a f32x4.mul local.get $b f32x4.add ${tlu ? 'local.get $t f32x4.pmax' : ''}
+      v128.store`,
+  }));
+  // Backward statistics: e = dz where t < xc a + b (else 0); sums of e, e xc and dz - e.
+  kernels.push(reduction({
+    name: `norm_bwd_stats_${suffix}`, pointers: ['dz'], params: [...kd, tlu ? 'a' : null, tlu ? 'b' : null, tlu ? 't' : null],
+    acc: ['se', 'sx', tlu ? 'st' : null], locals: ['g', 'e', 'v'],
+    body: tlu
+      ? `${load('dz')} local.set $g
+        local.get $g local.get $t ${xc} local.tee $v local.get $a f32x4.mul local.get $b f32x4.add f32x4.lt v128.and local.set $e
+        ${accumulate('se', 'e')}
+        local.get $e local.get $v f32x4.mul local.set $v ${accumulate('sx', 'v')}
+        local.get $g local.get $e f32x4.sub local.set $g ${accumulate('st', 'g')}`
+      : `${load('dz')} local.set $e ${xc} local.set $v
+        ${accumulate('se', 'e')}
+        local.get $e local.get $v f32x4.mul local.set $v ${accumulate('sx', 'v')}`,
+  }));
+  // Backward output: dx = e p + xc q + r.
+  kernels.push(elementwise({
+    name: `norm_bwd_apply_${suffix}`, pointers: ['x', 'dz', 'dx'], params: [...kd, tlu ? 'a' : null, tlu ? 'b' : null, tlu ? 't' : null, 'p', 'q', 'r'],
+    locals: ['v'],
+    body: `local.get $dx local.get $off i32.add
+      ${load('dz')}
+      ${tlu ? `local.get $t ${xc} local.tee $v local.get $a f32x4.mul local.get $b f32x4.add f32x4.lt v128.and` : `${xc} local.set $v`}
+      local.get $p f32x4.mul
+      local.get $v local.get $q f32x4.mul f32x4.add
+      local.get $r f32x4.add
+      v128.store`,
+  }));
+  return kernels;
+}
 
 // ------------------------------------------------------------------------------- proxy-normalized activation
 
@@ -279,10 +318,10 @@ const ACT_LOCALS = ['u', 'f', 'dphi', 'n', 'r', 'w', 'z'];
 /** Proxy-normalized activation forward: `y = (phi(x * gamma + beta) - mu) * s`. */
 function proxyForward(act: FusedActivation): string {
   return elementwise({
-    name: `pn_fwd_${act}`, pointers: ['x', 'y'], nParams: LAYOUT_PROXY_FWD, locals: ACT_LOCALS,
-    body: `${load('x')} ${param(0)} f32x4.mul ${param(1)} f32x4.add local.set $u
+    name: `pn_fwd_${act}`, pointers: ['x', 'y'], params: ['pg', 'pb', 'pm', 'ps'], locals: ACT_LOCALS,
+    body: `${load('x')} local.get $pg f32x4.mul local.get $pb f32x4.add local.set $u
       ${activation(act, false)}
-      local.get $y local.get $off i32.add local.get $f ${param(2)} f32x4.sub ${param(3)} f32x4.mul v128.store`,
+      local.get $y local.get $off i32.add local.get $f local.get $pm f32x4.sub local.get $ps f32x4.mul v128.store`,
   });
 }
 
@@ -309,7 +348,7 @@ function proxyBackward(act: FusedActivation): string {
 
 /** The whole module's text. */
 export function simdSource(): string {
-  return [NORM_STATS, NORM_APPLY, NORM_BWD_STATS, NORM_BWD_APPLY,
+  return [...normKernels(true, true), ...normKernels(true, false), ...normKernels(false, true), ...normKernels(false, false),
     ...FUSED_ACTIVATIONS.flatMap((a) => [proxyForward(a), proxyBackward(a)])].join('\n');
 }
 
