@@ -85,8 +85,8 @@ class FRNTLU(nn.Module):
 
 def norm_act(method, c, recipe):
     kind, _, g = method.partition(":")
-    if kind == "bn":  # Keras/TF.js defaults, as batchfree's BatchNormalization layer
-        return nn.Sequential(GhostBatchNorm(c, int(g), 1e-3, 0.99), nn.ReLU())
+    if kind == "bn":  # eps 1e-3 as batchfree (Keras); momentum in the Keras convention
+        return nn.Sequential(GhostBatchNorm(c, int(g), 1e-3, recipe.get("bnMomentum", 0.99)), nn.ReLU())
     if kind == "frn":
         return FRNTLU(c)
     raise ValueError(method)

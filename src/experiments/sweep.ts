@@ -96,6 +96,7 @@ export function planSweep(options: SweepOptions): SweepCell[] {
       for (const seed of seeds) {
         const settings: Partial<TrainConfig> = { ...base, norm: spec.norm, seed };
         if (spec.model) settings.model = spec.model;
+        if (!spec.groupDependent) delete settings.bnMomentum; // only BN/BRN have moving statistics
         if (spec.agc !== undefined) settings.agc = spec.agc;
         if (mode === 'fixed') {
           if (g > 0) settings.groupSize = g;

@@ -52,6 +52,8 @@ export interface NormActivationOptions {
   epsilon?: number;
   /** The `scale` option of ProxyNormActivation (`false` in the last block before the final pooling); default true. */
   scaleProxy?: boolean;
+  /** Moving-average momentum of BN and BRN (`moving = m * moving + (1 - m) * batch`); default 0.99 (Keras). PyTorch's default corresponds to 0.9. */
+  momentum?: number;
   /** Warm-up steps of the Batch Renormalization clips (see {@link BatchRenormalization}); default 1000. */
   warmupSteps?: number;
   /** Base name of the layers: `${name}_norm`, `${name}_act` (`_tlu`, `_pn`); default: the layers' own names. */
@@ -87,8 +89,8 @@ export function createNormActivation(name: NormName, options: NormActivationOpti
   const { groups, groupSize } = options;
 
   switch (name) {
-    case 'bn': return [new BatchNormalization({ ...norm, groupSize }), act()];
-    case 'brn': return [new BatchRenormalization({ ...norm, groupSize, warmupSteps: options.warmupSteps }), act()];
+    case 'bn': return [new BatchNormalization({ ...norm, groupSize, momentum: options.momentum }), act()];
+    case 'brn': return [new BatchRenormalization({ ...norm, groupSize, momentum: options.momentum, warmupSteps: options.warmupSteps }), act()];
     case 'gn': return [new GroupNormalization({ ...norm, groups }), act()];
     case 'ln': return [new LayerNormalizationHWC(norm), act()];
     case 'in': return [new InstanceNormalization(norm), act()];

@@ -33,6 +33,8 @@ export interface ResNetV2Options extends ModelBaseOptions {
   activation?: ActivationName;
   /** Epsilon of every normalization layer; default each layer's own. */
   epsilon?: number;
+  /** Moving-average momentum of `'bn'` / `'brn'`; default the layer's (0.99, Keras). */
+  bnMomentum?: number;
   /** Warm-up steps of Batch Renormalization's clips (`'brn'` only); default the layer's (1000). */
   warmupSteps?: number;
   /** Standardize the convolution kernels (Weight Standardization, {@link WSConv2D}; e.g. the PN paper's LN+WS); default false. */
@@ -90,7 +92,7 @@ export function resnetV2(options: ResNetV2Options): tfl.LayersModel {
   const kind = options.weightStandardization === true ? 'ws' : 'plain';
   const useBias = norm === 'none';
   const normAct = (name: string, channels: number, scaleProxy = true) => createNormActivation(norm, {
-    name, scaleProxy, activation: options.activation, groups: options.groups ?? modelDefaultGroups(channels), groupSize: options.groupSize,
+    name, scaleProxy, activation: options.activation, groups: options.groups ?? modelDefaultGroups(channels), groupSize: options.groupSize, momentum: options.bnMomentum,
     epsilon: options.epsilon, warmupSteps: options.warmupSteps,
   });
   const conv = (name: string, filters: number, kernelSize: number, strides = 1) =>

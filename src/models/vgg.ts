@@ -41,6 +41,8 @@ export interface VggAOptions extends ModelBaseOptions {
   activation?: ActivationName;
   /** Epsilon of every normalization layer; default each layer's own. */
   epsilon?: number;
+  /** Moving-average momentum of `'bn'` / `'brn'`; default the layer's (0.99, Keras). */
+  bnMomentum?: number;
   /** Warm-up steps of Batch Renormalization's clips (`'brn'` only). */
   warmupSteps?: number;
 }
@@ -78,7 +80,7 @@ export function vggA(options: VggAOptions): tfl.LayersModel {
   const seeds = new SeedSequence(options.seed);
   const useBias = norm === 'none';
   const normAct = (name: string, channels: number) => createNormActivation(norm, {
-    name, activation: options.activation, groups: options.groups ?? modelDefaultGroups(channels), groupSize: options.groupSize,
+    name, activation: options.activation, groups: options.groups ?? modelDefaultGroups(channels), groupSize: options.groupSize, momentum: options.bnMomentum,
     epsilon: options.epsilon, warmupSteps: options.warmupSteps,
   });
 

@@ -44,6 +44,8 @@ export interface TrainConfig {
   batchSize: number;
   /** Images per BN/BRN normalization group ("images per GPU"); must divide `batchSize`; default = `batchSize`. */
   groupSize?: number;
+  /** Moving-average momentum of BN/BRN (`moving = m·moving + (1-m)·batch`); default: the layer's 0.99 (Keras). 0.9 = PyTorch's default. */
+  bnMomentum?: number;
   /** Epochs; default 3. */
   epochs: number;
   /** Peak learning rate (after warm-up), used as given (not scaled by batch size); default 0.1. */
@@ -129,7 +131,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
 });
 
 /** The settings without a default value (absent = "not used" or "the model's own"). */
-export const OPTIONAL_SETTINGS: readonly string[] = ['dataDir', 'widths', 'groups', 'groupSize', 'dropout', 'stochasticDepth', 'trainSubset', 'testSubset', 'validation', 'maxLoss'];
+export const OPTIONAL_SETTINGS: readonly string[] = ['dataDir', 'widths', 'groups', 'groupSize', 'bnMomentum', 'dropout', 'stochasticDepth', 'trainSubset', 'testSubset', 'validation', 'maxLoss'];
 
 const OP = 'trainConfig';
 
@@ -176,6 +178,8 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> = {}): TrainCon
   if (typeof c.norm !== 'string' || c.norm === '') throw argumentError(OP, 'norm', c.norm, 'a normalization name');
   if (c.groups !== undefined) int('groups', c.groups, 1);
   int('batchSize', c.batchSize, 1);
+  if (c.bnMomentum !== undefined) num('bnMomentum', c.bnMomentum, 0, 1, true);
+  if (c.bnMomentum !== undefined && c.norm !== 'bn' && c.norm !== 'brn') throw argumentError(OP, 'bnMomentum', c.bnMomentum, `no value: norm '${c.norm}' has no moving statistics (only 'bn' and 'brn')`);
   if (c.groupSize !== undefined) {
     int('groupSize', c.groupSize, 1);
     if (c.batchSize % c.groupSize !== 0) throw argumentError(OP, 'groupSize', c.groupSize, `a divisor of the batch size ${c.batchSize}`);

@@ -134,13 +134,13 @@ export function modelOptions(config: TrainConfig, data: { inputShape: [number, n
   }
   assertBatchCompatible(model, { norm: config.norm, groupSize: config.groupSize }, config.batchSize);
   const has: Record<ModelName, string[]> = {
-    resnet: ['depth', 'widths', 'groups', 'groupSize'],
-    vgg: ['groups', 'groupSize', 'dropout'],
+    resnet: ['depth', 'widths', 'groups', 'groupSize', 'bnMomentum'],
+    vgg: ['groups', 'groupSize', 'bnMomentum', 'dropout'],
     'nf-resnet': ['depth', 'widths', 'dropout', 'stochasticDepth'],
     nfnet: ['widths', 'dropout', 'stochasticDepth'],
   };
   const options: Record<string, unknown> = { ...data, norm: config.norm };
-  for (const key of ['widths', 'groups', 'groupSize', 'dropout', 'stochasticDepth'] as const) {
+  for (const key of ['widths', 'groups', 'groupSize', 'bnMomentum', 'dropout', 'stochasticDepth'] as const) {
     const v = config[key];
     if (v === undefined) continue;
     if (!has[model].includes(key)) {

@@ -26,6 +26,12 @@ describe('planSweep', () => {
     assert.ok(Math.abs((gn2.settings.lr as number) - 0.1 * 16 / 32) < 1e-12);
   });
 
+  it('passes the BN momentum to BN only (the other norms have no moving statistics)', () => {
+    const cells = planSweep({ methods: ['BN', 'GN'], groupSizes: [2], seeds: [0], mode: 'fixed', base: { ...base, bnMomentum: 0.9 }, out: 'x' });
+    assert.equal(cells.find((c) => c.method === 'BN')!.settings.bnMomentum, 0.9);
+    assert.equal('bnMomentum' in cells.find((c) => c.method === 'GN')!.settings, false);
+  });
+
   it('rejects unknown methods, group sizes that do not divide the batch, and empty seeds', () => {
     assert.throws(() => planSweep({ methods: ['XN'], groupSizes: [2], seeds: [0], mode: 'fixed', base, out: 'x' }), /argument 'methods'.*'XN'/);
     assert.throws(() => planSweep({ methods: ['BN'], groupSizes: [3], seeds: [0], mode: 'fixed', base, out: 'x' }), /argument 'groupSizes'.*divisors of the global batch 32/);
