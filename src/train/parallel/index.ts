@@ -9,3 +9,5 @@ export type { ParallelBackend, ParallelOptimizerSpec, WorkerTiming } from './pro
 export { ABORT_BY_MAIN, Barrier, BarrierAbortedError, BarrierTimeoutError, abortBarrier, abortedBy, barrierWords, createBarrierState } from './barrier.js';
 export { checksum, reduceSegment, segmentOf, shardOf } from './reduce.js';
 export { siblingModule, startModuleWorker } from './spawn.js';
+export { threadTimes } from './thread_time.js';
+export type { ThreadTimes } from './thread_time.js';

@@ -121,6 +121,10 @@ export interface WorkerTiming {
   reduceMs: number;
   /** Optimizer update, weight check (and checksum). */
   updateMs: number;
+  /** CPU time the worker's thread used during the step (Linux only: `/proc/thread-self/schedstat`). */
+  cpuMs?: number;
+  /** Time the thread was runnable but not running (other threads or processes had the cores; Linux only). */
+  runnableWaitMs?: number;
 }
 
 /** A worker's report of one step. */

@@ -28,8 +28,9 @@ import { firstNonFiniteWeight, layerOfVariables, trainableParams } from '../loop
 import { countCorrect, sampleBeta, smoothedTargets, softmaxCrossEntropy } from '../losses.js';
 import { streamRng, streamSeed, TRAIN_STREAM, withSeededMathRandom } from '../random.js';
 import { abortBarrier, Barrier, BarrierAbortedError } from './barrier.js';
-import type { FromWorker, InputBuffers, StateData, StepOutcome, StepReply, TensorData, ToWorker, WorkerInit } from './protocol.js';
+import type { FromWorker, InputBuffers, StateData, StepOutcome, StepReply, TensorData, ToWorker, WorkerInit, WorkerTiming } from './protocol.js';
 import { checksum, reduceSegment, segmentOf, shardOf } from './reduce.js';
+import { threadTimes } from './thread_time.js';
 
 /** Stream of {@link streamSeed} giving workers 1, 2, ... their own dropout draws (worker 0 uses `trainStep`'s). */
 export const RANK_STREAM = 201;
@@ -140,9 +141,10 @@ class TrainingWorker {
     const px = H * W * C;
     const P = this.total;
     const { grads, mean, stats } = d.shared;
-    const timing = { computeMs: 0, waitMs: 0, reduceMs: 0, updateMs: 0 };
+    const timing: WorkerTiming = { computeMs: 0, waitMs: 0, reduceMs: 0, updateMs: 0 };
+    const sched = threadTimes();
     let t = performance.now();
-    const lap = (key: keyof typeof timing): void => {
+    const lap = (key: 'computeMs' | 'waitMs' | 'reduceMs' | 'updateMs'): void => {
       const now = performance.now();
       timing[key] += now - t;
       t = now;
@@ -237,6 +239,11 @@ class TrainingWorker {
       if (m.checksum) sum = this.checksum();
     }
     lap('updateMs');
+    const schedEnd = threadTimes();
+    if (sched !== undefined && schedEnd !== undefined) {
+      timing.cpuMs = schedEnd.cpuMs - sched.cpuMs;
+      timing.runnableWaitMs = schedEnd.runnableWaitMs - sched.runnableWaitMs;
+    }
     const reply: StepReply = { type: 'step', id: m.id, rank, outcome, loss, correct, size: n, timing };
     if (param !== undefined) reply.param = param;
     if (sum !== undefined) reply.checksum = sum;
