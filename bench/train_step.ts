@@ -1,7 +1,7 @@
 /**
  * Training-step speed of the PEERS.md reference network (bench/reference_net.ts), batch 64, 28x28x1, plain SGD,
  * with BN+ReLU and FRN+TLU, on: the stock `cpu` backend (a few steps: ~18 s each), `cpu` with batchfree's
- * kernels, the stock `wasm` backend (expected to fail: no `Conv2DBackpropFilter`), and `wasm` with batchfree's
+ * kernels (at most 5 steps), the stock `wasm` backend (expected to fail: no `Conv2DBackpropFilter`), and `wasm` with batchfree's
  * kernels. Prints a table (median wall ms/step, median process CPU ms/step, images/s) and writes
  * `.bench/train_step.json`.
  *
@@ -54,8 +54,8 @@ async function measure(config: Config, normAct: NormAct): Promise<Row> {
   if (!config.fast) restoreStockKernels(config.backend);
   else registerFastKernels(config.backend);
   const slow = config.backend === 'cpu' && !config.fast;
-  const steps = slow ? CPU_STEPS : STEPS;
-  const warmup = slow ? 1 : 3;
+  const steps = slow ? CPU_STEPS : config.backend === 'cpu' ? Math.min(STEPS, 5) : STEPS;
+  const warmup = slow ? 1 : config.backend === 'cpu' ? 1 : 3;
   const { x, labels } = syntheticBatch(BATCH);
   const net = referenceNet(normAct);
   const row: Row = { config: config.name, normAct, steps: 0 };
@@ -122,14 +122,17 @@ for (const normAct of NORMS) {
 }
 const loadAfter = loadavg();
 
+/** PyTorch 1.13 CPU, one thread, same network (PEERS.md), ms/step. */
+const PYTORCH_1_THREAD_MS: Record<NormAct, number> = { bn_relu: 13.5, frn_tlu: 32.9 };
 const stock = (n: NormAct) => rows.find((r) => r.normAct === n && r.config === 'cpu (stock)');
-console.log('\n| NORM+ACT | engine | ms/step (wall, median) | CPU ms/step (median) | images/s | vs stock cpu | steps |');
-console.log('|---|---|---|---|---|---|---|');
+console.log('\n| NORM+ACT | engine | ms/step (wall, median) | CPU ms/step (median) | images/s | vs stock cpu | vs PyTorch 1 thread | steps |');
+console.log('|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   const base = stock(r.normAct)?.wallMsMedian;
   const speedup = base !== undefined && r.wallMsMedian !== undefined ? `${(base / r.wallMsMedian).toFixed(0)}x` : '-';
-  if (r.error !== undefined) console.log(`| ${r.normAct} | ${r.config} | fails: ${r.error} | | | | |`);
-  else console.log(`| ${r.normAct} | ${r.config} | ${r.wallMsMedian?.toFixed(1)} | ${r.cpuMsMedian?.toFixed(1)} | ${r.imagesPerSecond?.toFixed(0)} | ${speedup} | ${r.steps} |`);
+  const torch = r.wallMsMedian !== undefined ? `${(PYTORCH_1_THREAD_MS[r.normAct] / r.wallMsMedian).toFixed(2)}x` : '-';
+  if (r.error !== undefined) console.log(`| ${r.normAct} | ${r.config} | fails: ${r.error} | | | | | |`);
+  else console.log(`| ${r.normAct} | ${r.config} | ${r.wallMsMedian?.toFixed(1)} | ${r.cpuMsMedian?.toFixed(1)} | ${r.imagesPerSecond?.toFixed(0)} | ${speedup} | ${torch} | ${r.steps} |`);
 }
 console.log(`\nload average before ${loadBefore.map((l) => l.toFixed(1)).join('/')}, after ${loadAfter.map((l) => l.toFixed(1)).join('/')} (${cpus().length} cores): figures are noisy when it exceeds 1.`);
 
@@ -146,6 +149,6 @@ if (PROFILE) {
 mkdirSync('.bench', { recursive: true });
 writeFileSync('.bench/train_step.json', JSON.stringify({
   date: new Date().toISOString(), node: process.version, tfjs: tf.version_core, cores: cpus().length, cpuModel: cpus()[0]?.model,
-  batch: BATCH, loadBefore, loadAfter, rows, profiles,
+  batch: BATCH, loadBefore, loadAfter, pytorch1ThreadMs: PYTORCH_1_THREAD_MS, rows, profiles,
 }, null, 2));
 console.log('wrote .bench/train_step.json');
