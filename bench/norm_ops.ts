@@ -9,7 +9,7 @@
  *
  * Prints a table (median wall ms and median process-CPU ms per call) and writes `.bench/norm_ops.json`.
  *
- *   npx tsx bench/norm_ops.ts [--iters 10] [--cpu-iters 3] [--only wasm|cpu] [--ops frn_tlu,gn32,...]
+ *   npx tsx bench/norm_ops.ts [--iters 15] [--cpu-iters 3] [--only wasm|cpu] [--ops frn_tlu,gn32,...]
  *
  * Forward+backward is `tf.grads(op)([x, ...params], dy)` with a given `dy` (no extra loss ops), gradients for x
  * and every parameter. The machine may be shared: compare ratios taken in the same run; process CPU time is the
@@ -31,7 +31,7 @@ const opt = (name: string, fallback: string): string => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
 };
-const ITERS = Number(opt('iters', '10'));
+const ITERS = Number(opt('iters', '15'));
 const CPU_ITERS = Number(opt('cpu-iters', '3'));
 const ONLY = opt('only', '');
 const OPS_FILTER = opt('ops', '').split(',').filter((s) => s !== '');
@@ -70,7 +70,7 @@ const OPS: OpDef[] = [
   { key: 'relu', label: 'ReLU (reference)', params: 0, fused: false, run: (x) => tf.relu(x) },
 ];
 
-interface Timing { wallMs: number; cpuMs: number }
+interface Timing { wallMs: number; cpuMs: number; minWallMs: number }
 interface Row {
   op: string; label: string; backend: string; path: 'composite' | 'fused' | 'stock';
   fwd?: Timing; fwdBwd?: Timing; error?: string;
@@ -81,8 +81,11 @@ const median = (v: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** Median wall and process-CPU ms of `f` over `iters` calls after `warmup` calls. */
-function time(f: () => void, iters: number, warmup = 2): Timing {
+/**
+ * Median wall and process-CPU ms (and the fastest wall time) of `f` over `iters` calls after `warmup` calls
+ * (the warm-up also lets V8 replace the baseline code of the WebAssembly loops by optimised code).
+ */
+function time(f: () => void, iters: number, warmup = 5): Timing {
   for (let i = 0; i < warmup; i++) f();
   const wall: number[] = [], cpu: number[] = [];
   for (let i = 0; i < iters; i++) {
@@ -93,14 +96,14 @@ function time(f: () => void, iters: number, warmup = 2): Timing {
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000);
   }
-  return { wallMs: median(wall), cpuMs: median(cpu) };
+  return { wallMs: median(wall), cpuMs: median(cpu), minWallMs: Math.min(...wall) };
 }
 
 /** Copy bandwidth (bytes/s, read + write counted) of `Float32Array.prototype.set` on 256 MiB. */
 function copyBandwidth(): { bytesPerSecond: number; ms: number } {
   const n = (256 * 2 ** 20) / 4;
   const src = new Float32Array(n).fill(1), dst = new Float32Array(n);
-  const t = time(() => dst.set(src), 5, 1);
+  const t = time(() => dst.set(src), 5, 2);
   return { bytesPerSecond: (2 * n * 4) / (t.wallMs / 1000), ms: t.wallMs };
 }
 

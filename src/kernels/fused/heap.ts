@@ -60,17 +60,17 @@ export function scratchLayout(base: number, period: number): { prm: number; acc:
  * in the quad-interleaved layout, at byte offset `prm`.
  */
 export function writeParam(f32: Float32Array, prm: number, period: number, channels: number, nParams: number, k: number, perChannel: ArrayLike<number>): void {
-  const base = prm >> 2;
-  for (let j = 0; j < period; j++) f32[base + (j >> 2) * nParams * 4 + k * 4 + (j & 3)] = perChannel[j % channels];
+  const base = prm >>> 2;
+  for (let j = 0; j < period; j++) f32[base + (j >>> 2) * nParams * 4 + k * 4 + (j & 3)] = perChannel[j % channels];
 }
 
 /** Zeroes `nAcc` float64 accumulators of every position at byte offset `acc`. */
 export function zeroAcc(f64: Float64Array, acc: number, period: number, nAcc: number): void {
-  f64.fill(0, acc >> 3, (acc >> 3) + period * nAcc);
+  f64.fill(0, acc >>> 3, (acc >>> 3) + period * nAcc);
 }
 
 /** Adds accumulator `k` (of `nAcc`) of every position into `out[j mod C]`. */
 export function foldAcc(f64: Float64Array, acc: number, period: number, channels: number, nAcc: number, k: number, out: Float64Array): void {
-  const base = acc >> 3;
-  for (let j = 0; j < period; j++) out[j % channels] += f64[base + (j >> 2) * nAcc * 4 + k * 4 + (j & 3)];
+  const base = acc >>> 3;
+  for (let j = 0; j < period; j++) out[j % channels] += f64[base + (j >>> 2) * nAcc * 4 + k * 4 + (j & 3)];
 }

@@ -119,10 +119,10 @@ function withHeap(args: KernelArgs, backendName: string, inputs: TensorInfo[], o
   });
   const heap = cpuHeap(next);
   const f32 = new Float32Array(heap.memory.buffer);
-  inputValues.forEach((v, k) => f32.set(v, inputPtrs[k] >> 2));
+  inputValues.forEach((v, k) => f32.set(v, inputPtrs[k] >>> 2));
   compute(heap, inputPtrs, outputPtrs, 0);
   const out = new Float32Array(heap.memory.buffer);
-  return outputShapes.map((shape, k) => backend.makeTensorInfo(shape, 'float32', out.slice(outputPtrs[k] >> 2, (outputPtrs[k] >> 2) + sizes[k])));
+  return outputShapes.map((shape, k) => backend.makeTensorInfo(shape, 'float32', out.slice(outputPtrs[k] >>> 2, (outputPtrs[k] >>> 2) + sizes[k])));
 }
 
 /** A copy of a small float32 tensor's values. */

@@ -100,7 +100,7 @@ export function normForward(heap: Heap, s: NormSpec, x: number, y: number, scrat
   }
 
   for (let u = 0; u < s.units; u++) {
-    const xb = (x >> 2) + u * L, yb = (y >> 2) + u * L;
+    const xb = (x >>> 2) + u * L, yb = (y >>> 2) + u * L;
     for (let c = 0; c < C; c++) shift[c] = s.center ? f32[xb + c] : 0;
     s1.fill(0);
     s2.fill(0);
@@ -194,7 +194,7 @@ export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx:
   const se = new Float64Array(C), sx = new Float64Array(C), sd = new Float64Array(C);
 
   for (let u = 0; u < s.units; u++) {
-    const xb = (x >> 2) + u * L, zb = (dz >> 2) + u * L, db = (dx >> 2) + u * L;
+    const xb = (x >>> 2) + u * L, zb = (dz >>> 2) + u * L, db = (dx >>> 2) + u * L;
     for (let c = 0; c < C; c++) {
       shift[c] = s.center ? f32[xb + c] : 0;
       d[c] = st.offset[u * C + c];

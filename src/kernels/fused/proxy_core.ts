@@ -96,7 +96,7 @@ export function proxyForward(heap: Heap, s: ProxySpec, x: number, y: number, scr
     simd[`pn_fwd_${s.activation}`](x, y, full, P, chunkPeriods(P), prm);
   }
   const fd = new Float64Array(2);
-  const xb = x >> 2, yb = y >> 2;
+  const xb = x >>> 2, yb = y >>> 2;
   for (let e = full * P, c = 0; e < s.size; e++, c = c + 1 === C ? 0 : c + 1) {
     activationAndDerivative(s.activation, f32[xb + e] * p.gamma[c] + p.beta[c], fd);
     f32[yb + e] = (fd[0] - p.mean[c]) * p.invStd[c];
@@ -119,7 +119,7 @@ export function proxyBackward(heap: Heap, s: ProxySpec, x: number, dz: number, d
     [sumWX, sumW, sumDz, sumDzF].forEach((out, k) => foldAcc(f64, acc, P, C, LAYOUT_PROXY_BWD.acc, k, out));
   }
   const fd = new Float64Array(2);
-  const xb = x >> 2, zb = dz >> 2, db = dx >> 2;
+  const xb = x >>> 2, zb = dz >>> 2, db = dx >>> 2;
   for (let e = full * P, c = 0; e < s.size; e++, c = c + 1 === C ? 0 : c + 1) {
     const xv = f32[xb + e], g = f32[zb + e];
     activationAndDerivative(s.activation, xv * p.gamma[c] + p.beta[c], fd);

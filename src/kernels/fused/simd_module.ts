@@ -23,13 +23,13 @@ export const FUSED_ACTIVATIONS = ['relu', 'identity', 'silu', 'gelu', 'tanh', 'e
 /** One of {@link FUSED_ACTIVATIONS}. */
 export type FusedActivation = typeof FUSED_ACTIVATIONS[number];
 
-/** Parameters per position of `norm_apply`: K, D, a, b, t (the mean is `K + D`, `K` a value of the data). */
+/** Parameters per position of `norm_apply_*`: K, D, a, b, t (the mean is `K + D`, `K` a value of the data). */
 export const LAYOUT_NORM_APPLY = 5;
-/** Parameters per position of `norm_bwd_apply`: K, D, a, b, t, p, q, r. */
+/** Parameters per position of `norm_bwd_apply_*`: K, D, a, b, t, p, q, r. */
 export const LAYOUT_NORM_BWD_APPLY = 8;
-/** Parameters / accumulators per position of `norm_stats`: K ; sum(x - K), sum((x - K)^2). */
+/** Parameters / accumulators per position of `norm_stats_*`: K ; sum(x - K), sum((x - K)^2). */
 export const LAYOUT_NORM_STATS = { params: 1, acc: 2 } as const;
-/** Parameters / accumulators of `norm_bwd_stats`: K, D, a, b, t ; sum(e), sum(e (x - mu)), sum(dz - e). */
+/** Parameters / accumulators of `norm_bwd_stats_*`: K, D, a, b, t ; sum(e), sum(e (x - mu)), sum(dz - e). */
 export const LAYOUT_NORM_BWD_STATS = { params: 5, acc: 3 } as const;
 /** Parameters of `pn_fwd_*`: gamma, beta, mu, s. */
 export const LAYOUT_PROXY_FWD = 4;
