@@ -77,8 +77,9 @@ export interface ParallelTrainerOptions {
   /** Compare the workers' weight hashes every N steps (0 = never); default 10. A mismatch is an error. */
   checkEvery?: number;
   /**
-   * How long a worker waits at a barrier for the others, and the main thread for a reply (plus a second), before
-   * the step fails, ms; default 300000. Failures that throw are reported at once; this bounds hangs only.
+   * How long a worker waits at a barrier for the others, and the main thread for the workers' step replies (plus
+   * a second), before the step fails, ms; default 300000. Failures that throw are reported at once: this bounds
+   * hangs only. (Other requests, such as {@link ParallelTrainer.getWeights}, wait at least a minute.)
    */
   timeoutMs?: number;
   /**
@@ -340,7 +341,7 @@ export class ParallelTrainer {
    */
   async checksums(): Promise<number[]> {
     this.assertUsable('ParallelTrainer.checksums');
-    const replies = await this.request((id) => ({ type: 'checksum', id }), this.info.timeoutMs);
+    const replies = await this.request((id) => ({ type: 'checksum', id }), this.requestTimeoutMs);
     return replies.map((r) => (r as Extract<FromWorker, { type: 'checksum' }>).checksum);
   }
 
@@ -351,7 +352,7 @@ export class ParallelTrainer {
    */
   async getWeights(): Promise<tf.Tensor[]> {
     this.assertUsable('ParallelTrainer.getWeights');
-    const replies = (await this.request((id) => ({ type: 'getWeights', id }), this.info.timeoutMs)) as Extract<FromWorker, { type: 'weights' }>[];
+    const replies = (await this.request((id) => ({ type: 'getWeights', id }), this.requestTimeoutMs)) as Extract<FromWorker, { type: 'weights' }>[];
     replies.sort((a, b) => a.rank - b.rank);
     const weights = this.info.model.weights;
     return replies[0].weights.map((w0, i) => {
@@ -374,7 +375,7 @@ export class ParallelTrainer {
   async getOptimizerState(model?: tfl.LayersModel): Promise<OptimizerStateEntry[]> {
     this.assertUsable('ParallelTrainer.getOptimizerState');
     const names = model === undefined ? this.info.paramNames : this.namesOf('ParallelTrainer.getOptimizerState', model);
-    const [reply] = (await this.request((id) => ({ type: 'getState', id }), this.info.timeoutMs, [0])) as Extract<FromWorker, { type: 'state' }>[];
+    const [reply] = (await this.request((id) => ({ type: 'getState', id }), this.requestTimeoutMs, [0])) as Extract<FromWorker, { type: 'state' }>[];
     return reply.state.map((s) => ({ name: `${names[s.param]}/${s.slot}`, tensor: tf.tensor(s.values, s.shape, s.dtype) }));
   }
 
@@ -386,7 +387,7 @@ export class ParallelTrainer {
     const op = 'ParallelTrainer.setOptimizerState';
     this.assertUsable(op);
     const data = stateToData(state, model === undefined ? this.info.paramNames : this.namesOf(op, model));
-    await this.request((id) => ({ type: 'setState', id, state: data }), this.info.timeoutMs);
+    await this.request((id) => ({ type: 'setState', id, state: data }), this.requestTimeoutMs);
   }
 
   /**
@@ -429,6 +430,11 @@ export class ParallelTrainer {
       throw argumentError(op, 'model', `trainable sizes ${params.map((p) => p.variable.size).join(',')}`, `the trainer's model's (${this.info.sizes.join(',')})`);
     }
     return params.map((p) => p.name);
+  }
+
+  /** Time allowed for a reply outside a step (no barrier involved: a generous bound). */
+  private get requestTimeoutMs(): number {
+    return Math.max(this.info.timeoutMs, 60_000);
   }
 
   private assertUsable(op: string): void {

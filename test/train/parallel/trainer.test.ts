@@ -1,8 +1,8 @@
 /**
  * Data-parallel trainer: equivalence with single-thread `trainStep` (FRN: W = 1 and W = 2 equal it; BN: W = 2
  * equals BN with groups of B/2), resuming from a model + optimizer state, weight / state transfer back to the
- * main thread, and failures (a throwing worker, a stuck worker, an exiting worker, diverged copies, a worker that
- * cannot start) that reject promptly with the worker's message. Workers run the cpu backend (small models).
+ * main thread, and failures (a throwing worker, a worker stuck at a barrier or not replying, diverged copies, a
+ * worker that cannot start or exits) that reject promptly with the worker's message. Workers run the cpu backend (small models).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -14,7 +14,7 @@ import { DivergenceError, type Trainable, trainableParams, trainStep } from '../
 import { createParallelTrainer, parallelOptimizerSpec, type ParallelTrainer, type ParallelTrainerOptions } from '../../../src/train/parallel/trainer.js';
 import { shardOf } from '../../../src/train/parallel/reduce.js';
 import { assertNoLeakAsync, randn, relError, rng, useCpu } from '../../helpers.js';
-import { CORRUPT, EXIT, Sentinel, SLEEP, THROW } from './fixtures/sentinel_layer.js';
+import { CORRUPT, Sentinel, SLEEP, THROW } from './fixtures/sentinel_layer.js';
 
 const H = 6, W = 6, C = 2, K = 4;
 const SENTINEL_MODULE = new URL('./fixtures/sentinel_layer.ts', import.meta.url).href;
@@ -115,6 +115,7 @@ describe('parallel trainer', () => {
   let bnStarting: Promise<ParallelTrainer>;
   let driftStarting: Promise<ParallelTrainer>;
   let failingStarting: Promise<ParallelTrainer>;
+  let exitingStarting: Promise<ParallelTrainer>;
 
   before(async () => {
     await useCpu();
@@ -122,7 +123,9 @@ describe('parallel trainer', () => {
     // The BN trainer's model normalises whole batches; on 2 workers a batch of 8 is normalised 4 by 4.
     bnStarting = early(createParallelTrainer({ workers: 2, model: bn.whole.model, backend: 'cpu', optimizer: { sgd: { momentum: 0.9 } }, imports: [SENTINEL_MODULE], timeoutMs: 60_000 }));
     driftStarting = early(createParallelTrainer({ workers: 2, model: drift.model, backend: 'cpu', imports: [SENTINEL_MODULE], checkEvery: 2, optimizer: { sgd: { momentum: 0 } } }));
+    // Start-up failures (before TF.js loads in the worker, so they are cheap).
     failingStarting = early(createParallelTrainer({ workers: 1, model: failing.model, backend: 'cpu', imports: ['./no/such/module.ts'] }));
+    exitingStarting = early(createParallelTrainer({ workers: 2, model: failing.model, backend: 'cpu', imports: [new URL('./fixtures/exit_on_import.ts', import.meta.url).href] }));
   });
 
   after(async () => {
@@ -148,7 +151,7 @@ describe('parallel trainer', () => {
         backend: 'cpu', optimizer: { sgd: SGD_SPEC, agc: { clipping: AGC } }, ...STEP_SETTINGS, checkEvery: 1, imports: [SENTINEL_MODULE],
       };
       // W = 1 starts from the initial weights; W = 2 resumes from the reference after its first step.
-      const starting1 = createParallelTrainer({ ...common, workers: 1, model: ref.model });
+      const starting1 = createParallelTrainer({ ...common, workers: 1, model: ref.model, timeoutMs: 500 });
       const b0 = batch(STEPS[0].B, STEPS[0].seed);
       const r0 = refStep(ref, b0, 0);
       refStep(plain, b0, 0);
@@ -291,11 +294,17 @@ describe('parallel trainer', () => {
       tf.dispose([b.x, b.y]);
     });
 
-    test('an exiting worker rejects the step with its exit code', async () => {
+    test('a worker that never replies: the step fails after the main thread\'s timeout; dispose does not wait for it', async () => {
       const p1 = w1 as ParallelTrainer;
-      const b = batch(8, 10, [[0, EXIT], [7, EXIT]]);
-      await assert.rejects(p1.step(b, { lr: 0.1, step: 0 }), /worker 0 exited unexpectedly \(code 3\)/);
-      await assert.rejects(p1.checksums(), /unusable.*exited/);
+      const b = batch(8, 10, [[0, SLEEP], [7, SLEEP]]);
+      const t0 = performance.now();
+      await assert.rejects(p1.step(b, { lr: 0.1, step: 0 }), /no reply from worker\(s\) 0 within 1500 ms/);
+      const dt = performance.now() - t0;
+      assert.ok(dt >= 1450 && dt < 9000, `failed after ${dt} ms`);
+      await assert.rejects(p1.checksums(), /unusable.*no reply/);
+      const t1 = performance.now();
+      await p1.dispose();
+      assert.ok(performance.now() - t1 < 3000, 'dispose waited for the stuck worker');
       tf.dispose([b.x, b.y]);
     });
   });
@@ -354,8 +363,9 @@ describe('parallel trainer', () => {
     }
   });
 
-  test('a worker that cannot start rejects creation with its message', async () => {
+  test('a worker that cannot start rejects creation with its message or exit code', async () => {
     await assert.rejects(failingStarting, /worker 0 failed to start: .*no\/such\/module/);
+    await assert.rejects(exitingStarting, /worker [01] exited unexpectedly \(code 3\)/);
   });
 
   test('parallelOptimizerSpec carries the run settings, AGC only when on', () => {
