@@ -228,16 +228,17 @@ function normKernels(center: boolean, tlu: boolean): string[] {
         ${accumulate('se', 'e')}
         local.get $e local.get $v f32x4.mul local.set $v ${accumulate('sx', 'v')}`,
   }));
-  // Backward output: dx = e p + xc q + r.
+  // Backward output: dx = e p + xc q + r (r = 0 when uncentred).
   kernels.push(elementwise({
-    name: `norm_bwd_apply_${suffix}`, pointers: ['x', 'dz', 'dx'], params: [...kd, tlu ? 'a' : null, tlu ? 'b' : null, tlu ? 't' : null, 'p', 'q', 'r'],
+    name: `norm_bwd_apply_${suffix}`, pointers: ['x', 'dz', 'dx'],
+    params: [...kd, tlu ? 'a' : null, tlu ? 'b' : null, tlu ? 't' : null, 'p', 'q', center ? 'r' : null],
     locals: ['v'],
     body: `local.get $dx local.get $off i32.add
       ${load('dz')}
       ${tlu ? `local.get $t ${xc} local.tee $v local.get $a f32x4.mul local.get $b f32x4.add f32x4.lt v128.and` : `${xc} local.set $v`}
       local.get $p f32x4.mul
       local.get $v local.get $q f32x4.mul f32x4.add
-      local.get $r f32x4.add
+      ${center ? 'local.get $r f32x4.add' : ''}
       v128.store`,
   }));
   return kernels;
