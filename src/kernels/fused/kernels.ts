@@ -277,13 +277,20 @@ export function registerFusedKernels(): void {
   });
 }
 
-/** Whether the active backend runs the fused kernels (and they are enabled). */
+/**
+ * Whether the active backend runs the fused kernels (and they are enabled). On `wasm` this needs the SIMD loops
+ * (until they are compiled, or where WebAssembly SIMD is missing, the composite ops are faster than the
+ * JavaScript loops); on `cpu` the JavaScript loops stand in for them (still far faster than the composite).
+ */
 export function fusedKernelsActive(): boolean {
   if (!fusedConfig.enabled) return false;
   const backendName = tf.getBackend();
   if (!(FUSED_BACKENDS as readonly string[]).includes(backendName)) return false;
   if (tf.getKernel(FUSED_NORM_KERNELS[0], backendName) === undefined) return false;
-  if (backendName === 'wasm' && wasmMemoryOf(tf.backend()) === null) return false;
+  if (backendName === 'wasm') {
+    const memory = wasmMemoryOf(tf.backend());
+    if (memory === null || (fusedConfig.simd && simdFor(memory) === null)) return false;
+  }
   return true;
 }
 

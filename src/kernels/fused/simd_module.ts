@@ -355,46 +355,69 @@ export function simdSource(): string {
 
 // ------------------------------------------------------------------------------------------- instantiation
 
-let unsharedModule: WebAssembly.Module | null | undefined;
-const sharedModules = new Map<number, WebAssembly.Module | null>();
-const instances = new WeakMap<WebAssembly.Memory, SimdExports | null>();
+/** Compiled modules by memory kind; 'pending' while an asynchronous compilation runs; null if impossible. */
+const modules = new Map<string, WebAssembly.Module | null | 'pending'>();
+/** Instances by memory; 'pending' while an asynchronous instantiation runs; null if impossible. */
+const instances = new WeakMap<WebAssembly.Memory, SimdExports | null | 'pending'>();
 
-/** Compiles the module for a memory of this kind (null where WebAssembly SIMD is unavailable). */
-function compile(shared: boolean, maximumPages?: number): WebAssembly.Module | null {
+/** The threaded backend's memory is declared with the 4 GiB maximum (65536 pages). */
+const SHARED_MAXIMUM_PAGES = 65536;
+
+/**
+ * The module for a memory of this kind, or null while it is not (yet) available: engines without WebAssembly
+ * SIMD fail validation (null for good); a refused synchronous compilation (browsers limit it on the main
+ * thread) starts an asynchronous one whose result later calls pick up.
+ */
+function moduleFor(shared: boolean): WebAssembly.Module | null {
+  const key = shared ? 'shared' : 'unshared';
+  const known = modules.get(key);
+  if (known !== undefined) return known === 'pending' ? null : known;
+  let bytes: Uint8Array<ArrayBuffer>;
   try {
-    const bytes = assemble(simdSource(), shared ? { shared, maximumPages } : { shared: false });
-    return new WebAssembly.Module(bytes);
+    bytes = assemble(simdSource(), shared ? { shared, maximumPages: SHARED_MAXIMUM_PAGES } : { shared: false });
   } catch {
+    modules.set(key, null);
+    return null;
+  }
+  if (!WebAssembly.validate(bytes)) {
+    modules.set(key, null);
+    return null;
+  }
+  try {
+    const module = new WebAssembly.Module(bytes);
+    modules.set(key, module);
+    return module;
+  } catch {
+    modules.set(key, 'pending');
+    WebAssembly.compile(bytes).then((m) => modules.set(key, m), () => modules.set(key, null));
     return null;
   }
 }
 
 /**
- * The kernels instantiated on `memory` (cached per memory), or null when this engine cannot run them (no
- * WebAssembly SIMD, or a synchronous compile refused, as browsers do on the main thread for large modules).
+ * The kernels instantiated on `memory` (cached per memory), or null when they are not available (no
+ * WebAssembly, no SIMD, or an asynchronous compilation / instantiation still running).
  */
 export function simdFor(memory: WebAssembly.Memory): SimdExports | null {
   const cached = instances.get(memory);
-  if (cached !== undefined) return cached;
+  if (cached !== undefined) return cached === 'pending' ? null : cached;
   if (typeof WebAssembly !== 'object') return null;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  let module: WebAssembly.Module | null;
-  if (shared) {
-    const max = 65536; // the threaded backend's memory is declared with the 4 GiB maximum (65536 pages)
-    if (!sharedModules.has(max)) sharedModules.set(max, compile(true, max));
-    module = sharedModules.get(max) ?? null;
-  } else {
-    if (unsharedModule === undefined) unsharedModule = compile(false);
-    module = unsharedModule;
+  const module = moduleFor(shared);
+  if (module === null) {
+    if (modules.get(shared ? 'shared' : 'unshared') === null) instances.set(memory, null);
+    return null;
   }
-  let exports: SimdExports | null = null;
-  if (module !== null) {
-    try {
-      exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as SimdExports;
-    } catch {
-      exports = null;
-    }
+  const imports = { env: { memory } };
+  try {
+    const exports = new WebAssembly.Instance(module, imports).exports as unknown as SimdExports;
+    instances.set(memory, exports);
+    return exports;
+  } catch {
+    instances.set(memory, 'pending');
+    WebAssembly.instantiate(module, imports).then(
+      (instance) => instances.set(memory, instance.exports as unknown as SimdExports),
+      () => instances.set(memory, null));
+    return null;
   }
-  instances.set(memory, exports);
-  return exports;
 }
