@@ -6,5 +6,5 @@
 export { summarizeRuns, tableAxes, findCell, formatCell, formatTable } from './results.js';
 export type { CurvePoint, RunRecord, CellSummary, SweepResults } from './results.js';
 export {
-  renderReport, renderPowerReport, renderSvg, accuracyChartSpec, curvesChartSpec, powerPlotSpec, linearityChartSpec, tableHtml,
+  renderReport, renderPowerReport, renderSvg, accuracyChartSpec, curvesChartSpec, lossChartSpec, powerPlotSpec, linearityChartSpec, tableHtml,
 } from './report.js';

@@ -72,6 +72,30 @@ export function curvesChartSpec(results: SweepResults): TopLevelSpec {
   } as TopLevelSpec;
 }
 
+/** Training loss by step, one line per run, faceted by group size. */
+export function lossChartSpec(results: SweepResults): TopLevelSpec {
+  const values = results.runs.flatMap((r) => (r.lossCurve ?? []).map((p) => ({
+    run: `${r.method} g${r.groupSize} s${r.seed}`, method: r.method, groupSize: r.groupSize > 0 ? r.groupSize : 'any', step: p.step, loss: p.loss,
+  })));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: 'Training loss by step (logged steps; one line per run)',
+    data: { values },
+    facet: { field: 'groupSize', type: 'ordinal', title: 'images per normalization group' },
+    columns: 3,
+    spec: {
+      width: 240, height: 180,
+      mark: { type: 'line', opacity: 0.7 },
+      encoding: {
+        x: { field: 'step', type: 'quantitative', title: 'step' },
+        y: { field: 'loss', type: 'quantitative', title: 'training loss', scale: { type: 'log' } },
+        color: { field: 'method', type: 'nominal' },
+        detail: { field: 'run', type: 'nominal' },
+      },
+    },
+  } as TopLevelSpec;
+}
+
 const TERM_NAMES = ['(1) dataset-scale', '(2) instance-mean variability', '(3) instance scale', '(4) instance-spread variability'];
 
 /** Stacked shares of the four power terms by depth, one panel per normalization (PN paper Fig. 2). */
@@ -120,6 +144,7 @@ export function tableHtml(results: SweepResults): string {
 export async function renderReport(results: SweepResults, options: { powerPlots?: PowerPlot[] } = {}): Promise<string> {
   const charts = [await renderSvg(accuracyChartSpec(results))];
   if (results.runs.some((r) => r.curve.length > 0)) charts.push(await renderSvg(curvesChartSpec(results)));
+  if (results.runs.some((r) => (r.lossCurve ?? []).length > 0)) charts.push(await renderSvg(lossChartSpec(results)));
   if (options.powerPlots && options.powerPlots.length > 0) charts.push(await renderSvg(powerPlotSpec(options.powerPlots)));
   const failed = results.runs.filter((r) => r.status !== 'done');
   return `<!doctype html>

@@ -26,6 +26,8 @@ export interface RunRecord {
   /** The full training configuration. */
   config: Record<string, unknown>;
   curve: CurvePoint[];
+  /** Training loss at the logged steps (a smoothed view of the optimisation). */
+  lossCurve?: Array<{ step: number; loss: number }>;
   status: 'done' | 'diverged' | 'failed';
   /** Final test accuracy in [0, 1] (NaN when the run did not finish). */
   testAccuracy: number;

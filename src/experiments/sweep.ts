@@ -113,20 +113,25 @@ export function planSweep(options: SweepOptions): SweepCell[] {
   return cells;
 }
 
-/** The epoch lines of a run's metrics file as curve points. */
-export function readCurve(runDir: string): CurvePoint[] {
+/** The epoch lines of a run's metrics file as curve points, and the training loss of its step lines. */
+export function readCurve(runDir: string): { curve: CurvePoint[]; lossCurve: Array<{ step: number; loss: number }> } {
   const file = path.join(runDir, METRICS_FILE);
-  if (!fs.existsSync(file)) return [];
+  if (!fs.existsSync(file)) return { curve: [], lossCurve: [] };
   const points: CurvePoint[] = [];
+  const losses = new Map<number, number>();
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
     if (!line.trim()) continue;
     const m = JSON.parse(line) as Record<string, number | string>;
+    if (m.type === 'step') losses.set(Number(m.step), Number(m.loss));
     if (m.type !== 'epoch') continue;
     points.push({ epoch: Number(m.epoch), step: Number(m.step), trainLoss: Number(m.trainLoss), testLoss: Number(m.evalLoss), testAccuracy: Number(m.evalAccuracy) });
   }
-  // a resumed run may repeat an epoch line: keep the last of each epoch
+  // a resumed run may repeat an epoch or step line: keep the last of each
   const byEpoch = new Map(points.map((p) => [p.epoch, p]));
-  return [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
+  return {
+    curve: [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch),
+    lossCurve: [...losses].map(([step, loss]) => ({ step, loss })).sort((a, b) => a.step - b.step),
+  };
 }
 
 function writeAtomically(file: string, text: string): void {
@@ -169,7 +174,7 @@ export async function runSweep(options: SweepOptions): Promise<SweepResults> {
     const runDir = path.join(options.out, 'runs', cell.key);
     const recordFile = path.join(runDir, 'record.json');
     if (fs.existsSync(recordFile)) {
-      runs.push(JSON.parse(fs.readFileSync(recordFile, 'utf8')) as RunRecord);
+      runs.push(Object.assign(JSON.parse(fs.readFileSync(recordFile, 'utf8')) as RunRecord, readCurve(runDir)));
       log(`[${i + 1}/${cells.length}] ${cell.method} g=${cell.groupSize || 'any'} seed ${cell.seed}: reused`);
       continue;
     }
@@ -192,7 +197,7 @@ export async function runSweep(options: SweepOptions): Promise<SweepResults> {
       record.message = e.message;
       log(`    diverged: ${e.message}`);
     }
-    record.curve = readCurve(runDir);
+    Object.assign(record, readCurve(runDir));
     writeAtomically(recordFile, JSON.stringify(record, null, 1));
     runs.push(record);
     await save();

@@ -7,6 +7,7 @@ function run(method: string, groupSize: number, seed: number, acc: number, statu
   return {
     key: `${method}-${groupSize}-${seed}`, method, groupSize, seed, config: {}, status,
     curve: [{ epoch: 1, step: 10, trainLoss: 1, testLoss: 1, testAccuracy: acc - 0.05 }, { epoch: 2, step: 20, trainLoss: 0.5, testLoss: 0.6, testAccuracy: acc }],
+    lossCurve: [{ step: 10, loss: 1.5 }, { step: 20, loss: 0.7 }],
     testAccuracy: status === 'done' ? acc : NaN, testLoss: 0.6, seconds: 1, imagesPerSecond: 100,
   };
 }
@@ -40,7 +41,7 @@ describe('sweep results', () => {
     const results: SweepResults = { title: 'test sweep', dataset: 'synthetic', model: 'resnet-8', mode: 'fixed', epochs: 2, notes: ['a <note>'], runs, cells: summarizeRuns(runs), baseline: 'BN' };
     const html = await renderReport(results);
     assert.match(html, /^<!doctype html>/);
-    assert.ok((html.match(/<svg/g) ?? []).length >= 2, 'two charts');
+    assert.equal((html.match(/<svg/g) ?? []).length, 3, 'accuracy, test-accuracy curves and loss curves');
     assert.match(html, /<td>82\.00 ± 2\.83<\/td>/);
     assert.match(html, /a &lt;note&gt;/);
     assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org)/, 'no script and no network reference');
