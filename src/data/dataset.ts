@@ -30,6 +30,14 @@ export interface Dataset {
   classNames?: readonly string[];
 }
 
+/**
+ * The datasets batchfree can load by name: `loadDataset` (`batchfree/node`) and `batchfree train` accept these,
+ * the training config checks its `dataset` against them.
+ */
+export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'cifar10', 'synthetic'] as const;
+/** See {@link DATASET_NAMES}. */
+export type DatasetName = (typeof DATASET_NAMES)[number];
+
 /** Class names of MNIST (the digits). */
 export const MNIST_CLASSES: readonly string[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 

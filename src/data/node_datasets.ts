@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { argumentError } from '../ops/validate.js';
 import { cifarBatchesToDataset, parseCifar10 } from './cifar.js';
-import { type Dataset, type DatasetSplits, FASHION_MNIST_CLASSES, MNIST_CLASSES } from './dataset.js';
+import { DATASET_NAMES, type Dataset, type DatasetName, type DatasetSplits, FASHION_MNIST_CLASSES, MNIST_CLASSES } from './dataset.js';
 import { decodeIdxValues, type IdxTensor, idxToDataset, isGzip, parseIdx, parseIdxHeader } from './idx.js';
 import { syntheticSplits, type SyntheticOptions } from './synthetic.js';
 
@@ -196,10 +196,8 @@ export function loadCifar10(options: Cifar10LoadOptions): DatasetSplits {
   return { train: load(CIFAR10_FILES.train, options.trainLimit, 'train'), test: load(CIFAR10_FILES.test, options.testLimit, 'test') };
 }
 
-/** Names accepted by {@link loadDataset}. */
-export type DatasetName = 'mnist' | 'fashion-mnist' | 'cifar10' | 'synthetic';
-/** The dataset names, for CLI validation. */
-export const DATASET_NAMES: readonly DatasetName[] = ['mnist', 'fashion-mnist', 'cifar10', 'synthetic'];
+/** Names accepted by {@link loadDataset} (defined in `dataset.ts`, browser-safe, shared with the training config). */
+export { DATASET_NAMES, type DatasetName };
 
 /** Options of {@link loadDataset}. */
 export interface LoadDatasetOptions {

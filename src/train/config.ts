@@ -4,11 +4,10 @@
  * @module
  */
 import { argumentError, assertOneOf } from '../ops/validate.js';
+import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
 
-/** Datasets `batchfree train` can load. */
-export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'cifar10', 'synthetic'] as const;
-/** See {@link DATASET_NAMES}. */
-export type DatasetName = (typeof DATASET_NAMES)[number];
+/** Datasets `batchfree train` can load (defined in `data/dataset.ts`, shared with `loadDataset`). */
+export { DATASET_NAMES, type DatasetName };
 /** Learning-rate decay after the warm-up. */
 export const SCHEDULE_NAMES = ['cosine', 'step', 'constant'] as const;
 /** See {@link SCHEDULE_NAMES}. */
