@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { tf } from '../src/engine.js';
+import { mulberry32 } from '../src/data/random.js';
 
 /** Use the reference `cpu` backend (call in a `before` hook). */
 export async function useCpu(): Promise<void> {
@@ -14,17 +15,8 @@ export async function useCpu(): Promise<void> {
 /** A float64 array with its NHWC shape, used by the naive reference loops in tests. */
 export interface Arr { data: Float64Array; shape: number[] }
 
-/** Mulberry32: a small seeded generator. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator of uniforms in `[0, 1)`: the data pipeline's Mulberry32 (tested in test/data/random.test.ts). */
+export const rng: (seed: number) => () => number = mulberry32;
 
 /** Seeded standard normals times `scale` plus `shift`, shaped `shape`. */
 export function randn(shape: number[], seed: number, scale = 1, shift = 0): Arr {
