@@ -3,8 +3,8 @@
  * NHWC layout, one method family per module, each citing the equation it implements (METHODS.md).
  * @module
  */
-export { filterResponseNorm, tlu, prelu, affineTlu, FRN_DEFAULT_EPSILON, FRN_LEARNED_EPSILON_INIT } from './filter_response_norm.js';
-export type { FilterResponseNormOptions } from './filter_response_norm.js';
+export { filterResponseNorm, filterResponseNormTlu, tlu, prelu, affineTlu, FRN_DEFAULT_EPSILON, FRN_LEARNED_EPSILON_INIT } from './filter_response_norm.js';
+export type { FilterResponseNormOptions, FilterResponseNormTluOptions } from './filter_response_norm.js';
 export {
   batchNorm, batchNormTraining, batchNormInference, batchRenormTraining, batchRenormClipSchedule, BN_DEFAULT_EPSILON,
 } from './batch_norm.js';
