@@ -6,12 +6,15 @@
  * The machine is shared: the configurations are measured in interleaved rounds (one block of steps of each per
  * round), and the table reports medians of the per-step times and the load average seen.
  *
- *   npx tsx bench/parallel.ts [--norms frn,bn,gn] [--backend wasm] [--batch 64] [--rounds 5] [--steps 6]
+ *   npx tsx bench/parallel.ts [--norms frn,bn,gn] [--backend wasm] [--batch 64] [--rounds 5] [--steps 6] [--out FILE]
  *
- * Prints a table and writes `.bench/parallel.json`.
+ * Prints a table and writes `.bench/parallel.json` (or `--out`). On Linux it also reports the CPU time of the
+ * training threads and the time they were runnable without a core (other processes), and from the CPU times an
+ * estimate of the rate with one idle core per thread.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
+import { dirname } from 'node:path';
 import { tf, tfl } from '../src/engine.js';
 import { init } from '../src/init.js';
 import { applyLayers, createNormActivation, type NormName } from '../src/layers/index.js';
@@ -29,6 +32,7 @@ const backend = arg('backend', 'wasm') as 'wasm' | 'cpu';
 const batchSize = Number(arg('batch', '64'));
 const rounds = Number(arg('rounds', '5'));
 const stepsPerRound = Number(arg('steps', '6'));
+const outFile = arg('out', '.bench/parallel.json');
 const warmup = 3;
 
 /** The reference network of PEERS.md with the given normalization + activation. */
@@ -204,12 +208,12 @@ async function main(): Promise<void> {
   console.log('ms, medians. compute = slowest worker\'s forward+backward of its shard; wait = mean time at the barriers (includes waiting for the');
   console.log('slower shard); cpu = CPU time of the training threads (sum); starved = time a training thread was runnable but had no core');
   console.log('(other processes); free-core img/s = batch / largest per-thread CPU time: the rate with one idle core per thread (an estimate).');
-  mkdirSync('.bench', { recursive: true });
-  writeFileSync('.bench/parallel.json', `${JSON.stringify({
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(outFile, `${JSON.stringify({
     date: new Date().toISOString(), backend: active.backend, batchSize, rounds, stepsPerRound, warmup, cores: availableParallelism(),
     cpu: cpus()[0]?.model, loadAverage1m: loads, rows,
   }, null, 2)}\n`);
-  console.log('wrote .bench/parallel.json');
+  console.log(`wrote ${outFile}`);
 }
 
 await main();
