@@ -174,7 +174,12 @@ export async function runSweep(options: SweepOptions): Promise<SweepResults> {
     const runDir = path.join(options.out, 'runs', cell.key);
     const recordFile = path.join(runDir, 'record.json');
     if (fs.existsSync(recordFile)) {
-      runs.push(Object.assign(JSON.parse(fs.readFileSync(recordFile, 'utf8')) as RunRecord, readCurve(runDir)));
+      const saved = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as RunRecord;
+      const wanted = { ...cell.settings, out: runDir };
+      if (JSON.stringify(saved.config) !== JSON.stringify(wanted)) {
+        throw new Error(`sweep: ${recordFile} was trained with other settings (${JSON.stringify(saved.config)}) than this sweep asks for (${JSON.stringify(wanted)}): use another --out, or delete that run`);
+      }
+      runs.push(Object.assign(saved, readCurve(runDir)));
       log(`[${i + 1}/${cells.length}] ${cell.method} g=${cell.groupSize || 'any'} seed ${cell.seed}: reused`);
       continue;
     }
