@@ -95,6 +95,29 @@ export function autodiffGrads(op: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.
   return out;
 }
 
+/**
+ * The reference check of an op test: `op(...inputs)` is shaped like `dy` and matches the float64 reference `ref`
+ * (norm-relative `forward` tolerance), and the autodiff gradients of `sum(op(...) * dy)` with respect to every input
+ * match central finite differences of `ref` (`grad` tolerance). `names` label the inputs in failure messages
+ * (`d/d<name>`). Disposes every tensor it creates.
+ */
+export function assertMatchesReference(op: (...xs: tf.Tensor[]) => tf.Tensor, ref: (inputs: Float64Array[]) => Float64Array,
+  inputs: Arr[], dy: Arr, names: readonly string[], tol: { forward?: number; grad?: number } = {}): void {
+  const ts = inputs.map(tensor), dyT = tensor(dy);
+  try {
+    const y = op(...ts);
+    const shape = y.shape, got = values(y);
+    y.dispose();
+    assert.deepEqual(shape, dy.shape, 'output shape');
+    assertClose(got, ref(inputs.map((a) => a.data)), tol.forward ?? 1e-4, 'forward');
+    const grads = autodiffGrads(op, ts, dyT);
+    const want = finiteDifferenceGrads(ref, inputs.map((a) => a.data), dy.data);
+    grads.forEach((g, i) => assertClose(g, want[i], tol.grad ?? 1e-4, `d/d${names[i] ?? `input ${i}`}`));
+  } finally {
+    tf.dispose([...ts, dyT]);
+  }
+}
+
 /** Runs `fn` and asserts it leaves no new tensor behind. */
 export function assertNoLeak(fn: () => void, label = ''): void {
   const before = tf.memory().numTensors;

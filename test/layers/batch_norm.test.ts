@@ -4,28 +4,17 @@ import { tf, tfl } from '../../src/engine.js';
 import { BatchNormalization, BatchRenormalization } from '../../src/layers/batch_norm.js';
 import { batchNormInference, batchNormTraining, batchRenormClipSchedule, batchRenormTraining } from '../../src/ops/batch_norm.js';
 import { assertClose, assertNoLeak, randn, tensor, useCpu, values } from '../helpers.js';
+import { averageOverGroups, batchGroupStats } from '../ops/references.js';
 import { assertRoundTrip, modelOf, perturbWeights, weight, weightValues } from './layer_helpers.js';
 
 /**
- * Independent float64 reference of the statistics a training call feeds to the moving averages: per normalization
- * group of `groupSize` consecutive samples, the mean and biased variance over (samples, H, W), averaged over groups.
+ * The statistics a training call feeds to the moving averages: the float64 mean and biased variance of each
+ * normalization group of `groupSize` consecutive samples over (samples, H, W), averaged over the groups.
  */
-function groupStats(x: Float64Array, shape: number[], groupSize: number): { mean: number[]; variance: number[] } {
-  const C = shape[shape.length - 1], B = shape[0];
-  const perSample = x.length / (B * C);
-  const groups = B / groupSize, n = groupSize * perSample;
-  const mean = new Array(C).fill(0), variance = new Array(C).fill(0);
-  for (let g = 0; g < groups; g++) {
-    for (let c = 0; c < C; c++) {
-      let m = 0, v = 0;
-      for (let i = 0; i < n; i++) m += x[(g * n + i) * C + c];
-      m /= n;
-      for (let i = 0; i < n; i++) v += (x[(g * n + i) * C + c] - m) ** 2;
-      mean[c] += m / groups;
-      variance[c] += v / n / groups;
-    }
-  }
-  return { mean, variance };
+function groupStats(x: Float64Array, shape: number[], groupSize: number): { mean: Float64Array; variance: Float64Array } {
+  const C = shape[shape.length - 1];
+  const { mean, variance } = batchGroupStats(x, shape, groupSize);
+  return { mean: averageOverGroups(mean, C), variance: averageOverGroups(variance, C) };
 }
 
 function affineOf(layer: tfl.layers.Layer): { gamma: tf.Tensor; beta: tf.Tensor } {

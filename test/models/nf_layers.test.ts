@@ -5,6 +5,7 @@ import {
   ConstantScale, GroupedConv2D, SkipGain, SqueezeExcite, StochasticDepth, groupedConv2d, nfExpectedVariances,
 } from '../../src/models/nf_layers.js';
 import { assertClose, assertNoLeak, autodiffGrads, finiteDifferenceGrads, randn, tensor, useCpu, values } from '../helpers.js';
+import { wsReference } from '../ops/references.js';
 
 /** TF/Keras 'same' padding: total padding and the part before. */
 function samePad(n: number, k: number, s: number): number {
@@ -38,23 +39,6 @@ function groupedConvReference(x: Float64Array, xs: number[], w: Float64Array, ws
   }
   void C;
   return { y, shape: [B, OH, OW, O] };
-}
-
-/** Float64 Scaled WS per output unit over (kh,kw,in): (W - mean) * gain / sqrt(max(var * fanIn, 1e-4)). */
-function scaledWsReference(w: Float64Array, ws: number[], gain: Float64Array): Float64Array {
-  const O = ws[3], fan = w.length / O;
-  const out = new Float64Array(w.length);
-  for (let o = 0; o < O; o++) {
-    let m = 0;
-    for (let i = 0; i < fan; i++) m += w[i * O + o];
-    m /= fan;
-    let v = 0;
-    for (let i = 0; i < fan; i++) v += (w[i * O + o] - m) ** 2;
-    v /= fan;
-    const s = gain[o] / Math.sqrt(Math.max(v * fan, 1e-4));
-    for (let i = 0; i < fan; i++) out[i * O + o] = (w[i * O + o] - m) * s;
-  }
-  return out;
 }
 
 async function roundTrip(model: tfl.LayersModel): Promise<tfl.LayersModel> {
@@ -114,7 +98,7 @@ describe('GroupedConv2D layer', () => {
     layer.setWeights([kernel, tensor(g), tensor(bb)]);
     void gain; void bias; // the layer's own variables: not ours to dispose
     const y2 = layer.apply(tensor(x)) as tf.Tensor;
-    const w = scaledWsReference(values(kernel), kernel.shape, g.data);
+    const w = wsReference(values(kernel), kernel.shape, 'scaled', 1e-4, g.data);
     const ref = groupedConvReference(x.data, x.shape, w, kernel.shape, 2, 2, 'same');
     const expected = ref.y.map((v, i) => v + bb.data[i % 6]);
     assert.deepEqual(y2.shape, [2, 3, 3, 6]);

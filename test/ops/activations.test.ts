@@ -2,43 +2,8 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/engine.js';
 import { ACTIVATION_NAMES, ActivationName, activate, scaledActivation, scaledActivationGain } from '../../src/ops/activations.js';
-import { assertClose, assertNoLeak, autodiffGrads, finiteDifferenceGrads, randn, tensor, useCpu, values } from '../helpers.js';
-
-/**
- * Test-side float64 standard normal CDF through erfc: Lentz's continued fraction in the tails (t >= 2), one minus
- * the alternating Taylor series of erf near 0. The lower tail is computed as `erfc / 2`, without cancellation.
- * (The library uses a different series.)
- */
-function erfc(t: number): number {
-  if (t < 0) return 2 - erfc(-t);
-  if (t < 2) {
-    let term = t, sum = t;
-    for (let n = 1; n < 200; n++) {
-      term *= (-t * t) / n;
-      sum += term / (2 * n + 1);
-    }
-    return 1 - (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  // erfc(t) = exp(-t^2)/sqrt(pi) / (t + (1/2)/(t + 1/(t + (3/2)/(t + ...)))), evaluated bottom-up.
-  let f = t;
-  for (let k = 200; k >= 1; k--) f = t + (k / 2) / f;
-  return Math.exp(-t * t) / Math.sqrt(Math.PI) / f;
-}
-const Phi = (x: number): number => (x < 0 ? 0.5 * erfc(-x / Math.SQRT2) : 1 - 0.5 * erfc(x / Math.SQRT2));
-
-const SELU_SCALE = 1.0507009873554805, SELU_ALPHA = 1.6732632423543772;
-
-/** Independent float64 definitions of the activations. */
-const reference: Record<ActivationName, (v: number) => number> = {
-  relu: (v) => Math.max(v, 0),
-  gelu: (v) => v * Phi(v),
-  silu: (v) => v / (1 + Math.exp(-v)),
-  swish: (v) => v / (1 + Math.exp(-v)),
-  tanh: (v) => Math.tanh(v),
-  elu: (v) => (v > 0 ? v : Math.exp(v) - 1),
-  selu: (v) => SELU_SCALE * (v > 0 ? v : SELU_ALPHA * (Math.exp(v) - 1)),
-  identity: (v) => v,
-};
+import { assertClose, assertMatchesReference, assertNoLeak, randn, tensor, useCpu, values } from '../helpers.js';
+import { ACTIVATION_REFERENCE, Phi, SELU_ALPHA, SELU_SCALE } from './references.js';
 
 /** DeepMind's Monte-Carlo table (nfnets/base.py, via METHODS.md §4). */
 const DEEPMIND_GAINS: Record<string, number> = {
@@ -64,15 +29,8 @@ describe('activate', () => {
       it(`${name} matches the float64 reference and its finite-difference gradient, magnitude ${scale}`, () => {
         const shape = k === 0 ? [2, 3, 3, 4] : [3, 5];
         const x = randn(shape, 100 + k, scale), dy = randn(shape, 200 + k);
-        const ref = (xs: Float64Array[]) => xs[0].map(reference[name]);
-        const xt = tensor(x), dyt = tensor(dy);
-        const y = activate(xt, name);
-        assert.deepEqual(y.shape, shape);
-        assertClose(values(y), ref([x.data]), 1e-5, 'forward');
-        const [got] = autodiffGrads((a) => activate(a, name), [xt], dyt);
-        const [want] = finiteDifferenceGrads(ref, [x.data], dy.data);
-        assertClose(got, want, 1e-4, 'd/dx');
-        tf.dispose([xt, dyt, y]);
+        const ref = (xs: Float64Array[]) => xs[0].map(ACTIVATION_REFERENCE[name]);
+        assertMatchesReference((a) => activate(a, name), ref, [x], dy, ['x'], { forward: 1e-5 });
       });
     }
   }
@@ -143,7 +101,7 @@ describe('scaledActivationGain', () => {
     for (const name of ['relu', 'gelu', 'silu', 'tanh'] as const) {
       const y = scaledActivation(xt, name);
       const gain = scaledActivationGain(name);
-      assertClose(values(y), x.data.map((v) => gain * reference[name](v)), 1e-5, name);
+      assertClose(values(y), x.data.map((v) => gain * ACTIVATION_REFERENCE[name](v)), 1e-5, name);
       // 8000 standard normals: the sample variance is within a few 1e-2 of 1.
       const v = values(y);
       const m = v.reduce((s, e) => s + e, 0) / v.length;

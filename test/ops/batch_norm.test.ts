@@ -1,65 +1,10 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../../src/engine.js';
-import { fusedConfig } from '../../src/kernels/fused/index.js';
 import { batchNorm, batchNormInference, batchNormTraining, batchRenormClipSchedule, batchRenormTraining, stopGradient } from '../../src/ops/batch_norm.js';
 import { Arr, assertClose, assertNoLeak, autodiffGrads, finiteDifferenceGrads, randn, tensor, useCpu, values } from '../helpers.js';
-
-/**
- * The ops take other code paths on `cpu` (matmul reductions and expansions) than elsewhere (`tf.sum`,
- * broadcasting), and route through batchfree's fused kernels (src/kernels/fused) where those are active:
- * reference cases run on `cpu` and `wasm`, fused and composite.
- */
-const BACKENDS = ['cpu', 'wasm'] as const;
-const VARIANTS = BACKENDS.flatMap((backend) => [true, false].map((fused) => ({ backend, fused, name: `${backend}${fused ? '' : ' composite'}` })));
-
-/** Runs `fn` on `backend` with the fused kernels enabled or not, then returns to `cpu` with them enabled. */
-async function onBackend(backend: string, fn: () => void, fused = true): Promise<void> {
-  assert.ok(await tf.setBackend(backend), `backend ${backend} initialises`);
-  await tf.ready();
-  assert.equal(tf.getBackend(), backend);
-  const enabled = fusedConfig.enabled;
-  fusedConfig.enabled = fused;
-  try {
-    fn();
-  } finally {
-    fusedConfig.enabled = enabled;
-    await tf.setBackend('cpu');
-  }
-}
-
-/** The values a float32 tensor actually holds, as float64 (so references see what the op sees). */
-function f32(a: Arr): Arr {
-  return { data: Float64Array.from(Float32Array.from(a.data)), shape: a.shape };
-}
-
-/**
- * Naive float64 statistics of each normalization group: group n holds images n*gs .. n*gs+gs-1; per channel,
- * mean over its images and spatial positions, biased variance around that mean (two loops).
- */
-function groupStats(x: Float64Array, shape: number[], groupSize: number): { mean: Float64Array; variance: Float64Array } {
-  const B = shape[0], C = shape[shape.length - 1];
-  const spatial = x.length / (B * C);
-  const groups = B / groupSize;
-  const mean = new Float64Array(groups * C), variance = new Float64Array(groups * C);
-  for (let n = 0; n < groups; n++) {
-    for (let c = 0; c < C; c++) {
-      let s = 0, count = 0;
-      for (let b = n * groupSize; b < (n + 1) * groupSize; b++) {
-        for (let p = 0; p < spatial; p++) { s += x[(b * spatial + p) * C + c]; count++; }
-      }
-      const m = s / count;
-      let v = 0;
-      for (let b = n * groupSize; b < (n + 1) * groupSize; b++) {
-        for (let p = 0; p < spatial; p++) v += (x[(b * spatial + p) * C + c] - m) ** 2;
-      }
-      mean[n * C + c] = m;
-      variance[n * C + c] = v / count;
-    }
-  }
-  return { mean, variance };
-}
+import { BACKENDS, VARIANTS, onBackend } from './backends.js';
+import { averageOverGroups, batchGroupStats, f32 } from './references.js';
 
 /** Applies `y = g(n,c) * x + h(n,c)` element-wise, with n the normalization group of the element's image. */
 function perGroupAffine(x: Float64Array, shape: number[], groupSize: number, f: (v: number, n: number, c: number) => number): Float64Array {
@@ -79,7 +24,7 @@ function perGroupAffine(x: Float64Array, shape: number[], groupSize: number, f: 
 
 function bnReference(x: Float64Array, shape: number[], gamma: Float64Array, beta: Float64Array, eps: number, groupSize: number): Float64Array {
   const C = shape[shape.length - 1];
-  const { mean, variance } = groupStats(x, shape, groupSize);
+  const { mean, variance } = batchGroupStats(x, shape, groupSize);
   return perGroupAffine(x, shape, groupSize, (v, n, c) => gamma[c] * (v - mean[n * C + c]) / Math.sqrt(variance[n * C + c] + eps) + beta[c]);
 }
 
@@ -89,7 +34,7 @@ interface RenormRef { y: Float64Array; r: Float64Array; d: Float64Array }
 function renormReference(x: Float64Array, shape: number[], gamma: Float64Array, beta: Float64Array, eps: number, groupSize: number,
   mm: Float64Array, mv: Float64Array, rMax: number, dMax: number, frozen?: { r: Float64Array; d: Float64Array }): RenormRef {
   const C = shape[shape.length - 1];
-  const { mean, variance } = groupStats(x, shape, groupSize);
+  const { mean, variance } = batchGroupStats(x, shape, groupSize);
   const groups = shape[0] / groupSize;
   const r = new Float64Array(groups * C), d = new Float64Array(groups * C);
   for (let n = 0; n < groups; n++) {
@@ -105,13 +50,6 @@ function renormReference(x: Float64Array, shape: number[], gamma: Float64Array, 
     return gamma[c] * ((v - mean[k]) / Math.sqrt(variance[k] + eps) * r[k] + d[k]) + beta[c];
   });
   return { y, r, d };
-}
-
-function averageOverGroups(a: Float64Array, C: number): Float64Array {
-  const out = new Float64Array(C);
-  const groups = a.length / C;
-  for (let k = 0; k < a.length; k++) out[k % C] += a[k] / groups;
-  return out;
 }
 
 const GRAD_NAMES = ['x', 'gamma', 'beta', 'movingMean', 'movingVariance'];
@@ -145,7 +83,7 @@ describe('batchNorm / batchNormTraining', () => {
 
       const out = batchNormTraining(ts[0], opts(ts));
       assertClose(values(out.y), ref([x.data, gamma.data, beta.data]), 1e-4, 'forward');
-      const stats = groupStats(x.data, tc.shape, groupSize);
+      const stats = batchGroupStats(x.data, tc.shape, groupSize);
       assert.deepEqual(out.mean.shape, [C]);
       assertClose(values(out.mean), averageOverGroups(stats.mean, C), 1e-5, 'mean');
       assertClose(values(out.variance), averageOverGroups(stats.variance, C), 1e-4, 'variance');
@@ -303,7 +241,7 @@ describe('batchRenormTraining', () => {
       assert.deepEqual(out.r.shape, [tc.shape[0] / groupSize, tc.shape[tc.shape.length - 1]]);
       assertClose(values(out.r), base.r, 1e-5, 'r');
       assertClose(values(out.d), base.d, 1e-5, 'd');
-      const stats = groupStats(x.data, tc.shape, groupSize);
+      const stats = batchGroupStats(x.data, tc.shape, groupSize);
       assertClose(values(out.mean), averageOverGroups(stats.mean, tc.shape[tc.shape.length - 1]), 1e-5, 'mean');
       tf.dispose([out.y, out.mean, out.variance, out.r, out.d]);
 

@@ -1,50 +1,23 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../../src/engine.js';
 import { evoNormS0 } from '../../src/ops/evo_norm.js';
-import { Arr, assertClose, assertNoLeak, autodiffGrads, finiteDifferenceGrads, randn, tensor, useCpu, values } from '../helpers.js';
-
-/**
- * The ops take other code paths on `cpu` (matmul reductions and expansions) than elsewhere (`tf.sum`,
- * broadcasting): reference cases run on both `cpu` and `wasm`.
- */
-const BACKENDS = ['cpu', 'wasm'] as const;
-
-/** Runs `fn` on `backend`, then returns to `cpu`. */
-async function onBackend(backend: string, fn: () => void): Promise<void> {
-  assert.ok(await tf.setBackend(backend), `backend ${backend} initialises`);
-  await tf.ready();
-  assert.equal(tf.getBackend(), backend);
-  try {
-    fn();
-  } finally {
-    await tf.setBackend('cpu');
-  }
-}
-
-function f32(a: Arr): Arr {
-  return { data: Float64Array.from(Float32Array.from(a.data)), shape: a.shape };
-}
+import { Arr, assertClose, assertMatchesReference, assertNoLeak, randn, tensor, useCpu, values } from '../helpers.js';
+import { BACKENDS, onBackend } from './backends.js';
+import { f32, meanAt, meanSquareAbout, sampleGroups } from './references.js';
 
 /**
  * Naive float64 EvoNorm-S0: per sample b and group g, the biased variance s of x over the group's positions and
  * channels; then `y = x * sigmoid(v[c] x) / sqrt(s + eps) * gamma[c] + beta[c]`.
  */
 function evoReference(x: Float64Array, shape: number[], groups: number, gamma: Float64Array, beta: Float64Array, v: Float64Array, eps: number): Float64Array {
-  const B = shape[0], C = shape[shape.length - 1];
-  const spatial = x.length / (B * C), per = C / groups;
+  const C = shape[shape.length - 1];
   const y = new Float64Array(x.length);
-  for (let b = 0; b < B; b++) {
-    for (let g = 0; g < groups; g++) {
-      const idx: number[] = [];
-      for (let p = 0; p < spatial; p++) for (let k = 0; k < per; k++) idx.push((b * spatial + p) * C + g * per + k);
-      const m = idx.reduce((s, i) => s + x[i], 0) / idx.length;
-      const s = idx.reduce((acc, i) => acc + (x[i] - m) ** 2, 0) / idx.length;
-      for (const i of idx) {
-        const c = i % C;
-        y[i] = x[i] / (1 + Math.exp(-v[c] * x[i])) / Math.sqrt(s + eps) * gamma[c] + beta[c];
-      }
+  for (const idx of sampleGroups(shape, groups)) {
+    const s = meanSquareAbout(x, idx, meanAt(x, idx));
+    for (const i of idx) {
+      const c = i % C;
+      y[i] = x[i] / (1 + Math.exp(-v[c] * x[i])) / Math.sqrt(s + eps) * gamma[c] + beta[c];
     }
   }
   return y;
@@ -74,18 +47,9 @@ describe('evoNormS0', () => {
       const vScale = 1 / Math.max(xScale, Math.abs(tc.shift ?? 0));
       const gamma = f32(randn([C], 20 + k, 0.5, 1)), beta = f32(randn([C], 30 + k, 0.5));
       const v = f32(randn([C], 40 + k, 0.5 * vScale, vScale)), dy = f32(randn(tc.shape, 50 + k));
-      const inputs = [x, gamma, beta, v];
       const ref = (a: Float64Array[]) => evoReference(a[0], tc.shape, tc.groups, a[1], a[2], a[3], eps);
-      const ts = inputs.map(tensor);
       const op = (...t: tf.Tensor[]) => evoNormS0(t[0], { groups: tc.groups, gamma: t[1], beta: t[2], v: t[3], eps });
-      const y = op(...ts);
-      assertClose(values(y), ref(inputs.map((a) => a.data)), 1e-4, 'forward');
-      y.dispose();
-      const dyT = tensor(dy);
-      const got = autodiffGrads(op, ts, dyT);
-      const want = finiteDifferenceGrads(ref, inputs.map((a) => a.data), dy.data);
-      ['x', 'gamma', 'beta', 'v'].forEach((name, i) => assertClose(got[i], want[i], 1e-4, `d/d${name}`));
-      tf.dispose([...ts, dyT]);
+      assertMatchesReference(op, ref, [x, gamma, beta, v], dy, ['x', 'gamma', 'beta', 'v']);
     }));
   }
 

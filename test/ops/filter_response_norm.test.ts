@@ -2,7 +2,7 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/engine.js';
 import { filterResponseNorm, tlu, prelu, affineTlu } from '../../src/ops/filter_response_norm.js';
-import { Arr, assertClose, assertNoLeak, autodiffGrads, finiteDifferenceGrads, randn, tensor, useCpu, values } from '../helpers.js';
+import { Arr, assertClose, assertMatchesReference, assertNoLeak, autodiffGrads, finiteDifferenceGrads, randn, tensor, useCpu, values } from '../helpers.js';
 
 /** Independent float64 reference of FRN: loops over (b, c), mean over the spatial positions. */
 function frnReference(x: Float64Array, shape: number[], gamma: Float64Array, beta: Float64Array, eps: number, learnedEps = 0): Float64Array {
@@ -56,18 +56,8 @@ describe('filterResponseNorm', () => {
 
       const inputs: Arr[] = [x, gamma, beta];
       if (learned !== undefined) inputs.push({ data: Float64Array.of(learned), shape: [] });
-      const ts = inputs.map(tensor);
       const op = (...t: tf.Tensor[]) => filterResponseNorm(t[0], { gamma: t[1] as tf.Tensor1D, beta: t[2] as tf.Tensor1D, eps, learnedEps: t[3] });
-
-      const y = op(...ts);
-      assertClose(values(y), ref(inputs.map((a) => a.data)), 1e-4, 'forward');
-      y.dispose();
-
-      const dyT = tensor(dy);
-      const got = autodiffGrads(op, ts, dyT);
-      const want = finiteDifferenceGrads(ref, inputs.map((a) => a.data), dy.data);
-      ['x', 'gamma', 'beta', 'learnedEps'].slice(0, got.length).forEach((name, i) => assertClose(got[i], want[i], 1e-4, `d/d${name}`));
-      tf.dispose([...ts, dyT]);
+      assertMatchesReference(op, ref, inputs, dy, ['x', 'gamma', 'beta', 'learnedEps']);
     });
   }
 

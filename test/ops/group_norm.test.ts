@@ -1,38 +1,10 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../../src/engine.js';
-import { fusedConfig } from '../../src/kernels/fused/index.js';
 import { defaultGroups, groupNorm, groupResponseNorm, instanceNorm, layerNorm, layerResponseNorm } from '../../src/ops/group_norm.js';
-import { Arr, assertClose, assertNoLeak, autodiffGrads, finiteDifferenceGrads, randn, tensor, useCpu, values } from '../helpers.js';
-
-/**
- * The ops take other code paths on `cpu` (matmul reductions and expansions) than elsewhere (`tf.sum`,
- * broadcasting), and route through batchfree's fused kernels (src/kernels/fused) where those are active:
- * reference cases run on `cpu` and `wasm`, fused and composite.
- */
-const BACKENDS = ['cpu', 'wasm'] as const;
-const VARIANTS = BACKENDS.flatMap((backend) => [true, false].map((fused) => ({ backend, fused, name: `${backend}${fused ? '' : ' composite'}` })));
-
-/** Runs `fn` on `backend` with the fused kernels enabled or not, then returns to `cpu` with them enabled. */
-async function onBackend(backend: string, fn: () => void, fused = true): Promise<void> {
-  assert.ok(await tf.setBackend(backend), `backend ${backend} initialises`);
-  await tf.ready();
-  assert.equal(tf.getBackend(), backend);
-  const enabled = fusedConfig.enabled;
-  fusedConfig.enabled = fused;
-  try {
-    fn();
-  } finally {
-    fusedConfig.enabled = enabled;
-    await tf.setBackend('cpu');
-  }
-}
-
-/** The values a float32 tensor actually holds, as float64. */
-function f32(a: Arr): Arr {
-  return { data: Float64Array.from(Float32Array.from(a.data)), shape: a.shape };
-}
+import { Arr, assertClose, assertMatchesReference, assertNoLeak, randn, tensor, useCpu, values } from '../helpers.js';
+import { VARIANTS, onBackend } from './backends.js';
+import { f32, meanAt, meanSquareAbout, sampleGroups } from './references.js';
 
 /**
  * Naive float64 per-sample group normalisation: for each sample b and group g (channels g*C/G .. (g+1)*C/G - 1),
@@ -40,25 +12,14 @@ function f32(a: Arr): Arr {
  * `centered` chooses GN (m = mean, s = biased variance) or GFRN (m = 0, s = mean of squares).
  */
 function groupReference(x: Float64Array, shape: number[], groups: number, gamma: Float64Array, beta: Float64Array, eps: number, centered: boolean): Float64Array {
-  const B = shape[0], C = shape[shape.length - 1];
-  const spatial = x.length / (B * C), per = C / groups;
+  const C = shape[shape.length - 1];
   const y = new Float64Array(x.length);
-  for (let b = 0; b < B; b++) {
-    for (let g = 0; g < groups; g++) {
-      const idx: number[] = [];
-      for (let p = 0; p < spatial; p++) for (let k = 0; k < per; k++) idx.push((b * spatial + p) * C + g * per + k);
-      let m = 0;
-      if (centered) {
-        for (const i of idx) m += x[i];
-        m /= idx.length;
-      }
-      let s = 0;
-      for (const i of idx) s += (x[i] - m) ** 2;
-      s /= idx.length;
-      for (const i of idx) {
-        const c = i % C;
-        y[i] = gamma[c] * (x[i] - m) / Math.sqrt(s + eps) + beta[c];
-      }
+  for (const idx of sampleGroups(shape, groups)) {
+    const m = centered ? meanAt(x, idx) : 0;
+    const s = meanSquareAbout(x, idx, m);
+    for (const i of idx) {
+      const c = i % C;
+      y[i] = gamma[c] * (x[i] - m) / Math.sqrt(s + eps) + beta[c];
     }
   }
   return y;
@@ -76,17 +37,8 @@ function checkAgainstReference(op: Op, shape: number[], groups: number, centered
   const inputs: Arr[] = [x, gamma, beta];
   if (opts.learned !== undefined) inputs.push({ data: Float64Array.of(opts.learned), shape: [] });
   const ref = (v: Float64Array[]) => groupReference(v[0], shape, groups, v[1], v[2], opts.eps + (v[3] ? Math.abs(v[3][0]) : 0), centered);
-  const ts = inputs.map(tensor);
   const call = (...t: tf.Tensor[]) => op(t[0], { gamma: t[1], beta: t[2], eps: opts.eps, learnedEps: t[3] });
-  const y = call(...ts);
-  assert.deepEqual(y.shape, shape);
-  assertClose(values(y), ref(inputs.map((a) => a.data)), 1e-4, 'forward');
-  y.dispose();
-  const dyT = tensor(dy);
-  const got = autodiffGrads(call, ts, dyT);
-  const want = finiteDifferenceGrads(ref, inputs.map((a) => a.data), dy.data);
-  got.forEach((g, i) => assertClose(g, want[i], 1e-4, `d/d${NAMES[i]}`));
-  tf.dispose([...ts, dyT]);
+  assertMatchesReference(call, ref, inputs, dy, NAMES);
 }
 
 /** Asserts that sample 0's output does not change when the other samples do. */

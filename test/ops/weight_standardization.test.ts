@@ -2,28 +2,8 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/engine.js';
 import { scaledStandardize, weightStandardize } from '../../src/ops/weight_standardization.js';
-import { assertClose, assertNoLeak, autodiffGrads, finiteDifferenceGrads, randn, tensor, useCpu, values } from '../helpers.js';
-
-/**
- * Independent float64 reference: for each output unit o (last axis), loops over the fanIn other elements.
- * `mode` 'scaled': (w - mean) * gain / sqrt(max(var * fanIn, eps)); 'plain': (w - mean) / sqrt(var + eps).
- */
-function wsReference(w: Float64Array, shape: number[], mode: 'scaled' | 'plain', eps: number, gain?: Float64Array): Float64Array {
-  const out = shape[shape.length - 1];
-  const fanIn = w.length / out;
-  const y = new Float64Array(w.length);
-  for (let o = 0; o < out; o++) {
-    let mean = 0;
-    for (let k = 0; k < fanIn; k++) mean += w[k * out + o];
-    mean /= fanIn;
-    let variance = 0;
-    for (let k = 0; k < fanIn; k++) variance += (w[k * out + o] - mean) ** 2;
-    variance /= fanIn;
-    const scale = mode === 'scaled' ? (gain ? gain[o] : 1) / Math.sqrt(Math.max(variance * fanIn, eps)) : 1 / Math.sqrt(variance + eps);
-    for (let k = 0; k < fanIn; k++) y[k * out + o] = (w[k * out + o] - mean) * scale;
-  }
-  return y;
-}
+import { assertClose, assertMatchesReference, assertNoLeak, randn, tensor, useCpu, values } from '../helpers.js';
+import { wsReference } from './references.js';
 
 describe('scaledStandardize', () => {
   before(useCpu);
@@ -45,19 +25,8 @@ describe('scaledStandardize', () => {
       const dy = randn(tc.shape, 30 + k);
       const eps = tc.eps ?? 1e-4;
       const ref = (xs: Float64Array[]) => wsReference(xs[0], tc.shape, 'scaled', eps, tc.gain ? xs[1] : undefined);
-      const inputs = tc.gain ? [w, gain] : [w];
-      const ts = inputs.map(tensor);
       const op = (...t: tf.Tensor[]) => scaledStandardize(t[0], { gain: t[1] as tf.Tensor1D | undefined, eps: tc.eps });
-
-      const y = op(...ts);
-      assert.deepEqual(y.shape, tc.shape);
-      assertClose(values(y), ref(inputs.map((a) => a.data)), 1e-5, 'forward');
-      y.dispose();
-      const dyT = tensor(dy);
-      const got = autodiffGrads(op, ts, dyT);
-      const want = finiteDifferenceGrads(ref, inputs.map((a) => a.data), dy.data);
-      ['w', 'gain'].slice(0, got.length).forEach((name, i) => assertClose(got[i], want[i], 1e-4, `d/d${name}`));
-      tf.dispose([...ts, dyT]);
+      assertMatchesReference(op, ref, tc.gain ? [w, gain] : [w], dy, ['w', 'gain'], { forward: 1e-5 });
     });
   }
 
@@ -117,13 +86,7 @@ describe('weightStandardize', () => {
       const w = randn(tc.shape, 40 + k, tc.scale, tc.scale), dy = randn(tc.shape, 50 + k);
       const eps = tc.eps ?? 1e-5;
       const ref = (xs: Float64Array[]) => wsReference(xs[0], tc.shape, 'plain', eps);
-      const wt = tensor(w), dyT = tensor(dy);
-      const op = (a: tf.Tensor) => weightStandardize(a, { eps: tc.eps });
-      assertClose(values(op(wt)), ref([w.data]), 1e-5, 'forward');
-      const [got] = autodiffGrads(op, [wt], dyT);
-      const [want] = finiteDifferenceGrads(ref, [w.data], dy.data);
-      assertClose(got, want, 1e-4, 'd/dw');
-      tf.dispose([wt, dyT]);
+      assertMatchesReference((a) => weightStandardize(a, { eps: tc.eps }), ref, [w], dy, ['w'], { forward: 1e-5 });
     });
   }
 
