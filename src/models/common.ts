@@ -4,7 +4,9 @@
  * @module
  */
 import { tf, tfl } from '../engine.js';
+import { ActivationName } from '../ops/activations.js';
 import { argumentError, assertInteger } from '../ops/validate.js';
+import { NormName, createNormActivation } from '../layers/factory.js';
 import { ScaledWSConv2D, WSConv2D } from '../layers/ws_conv.js';
 
 /**
@@ -29,6 +31,75 @@ export interface ModelBaseOptions {
    * that each training step gets a fresh mask.
    */
   seed?: number;
+}
+
+/** Options of the models with a pluggable normalization-activation ({@link resnetV2}, {@link vggA}). */
+export interface NormModelOptions extends ModelBaseOptions {
+  /** The normalization-activation after every convolution, one of `NORM_NAMES` (each builder says which). */
+  norm: NormName;
+  /**
+   * Groups of the grouped norms (`'gn'`, `'gn+pn'`, `'gfrn'`, `'evos0'`), must divide every width; default per layer
+   * {@link modelDefaultGroups}`(C)` (≤ 32 groups of ≥ 2 channels); ignored by the other norms.
+   */
+  groups?: number;
+  /** Images per normalization group of `'bn'` / `'brn'` (the batch must be a multiple); default the whole batch; ignored by the others. */
+  groupSize?: number;
+  /** Activation (also Proxy Normalization's `phi`); default `'relu'`. Not used by `'frn'` (TLU), `'gfrn'`, `'lfrn'`, `'evos0'`. */
+  activation?: ActivationName;
+  /** Epsilon of every normalization layer; default each layer's own. */
+  epsilon?: number;
+  /** Moving-average momentum of `'bn'` / `'brn'`; default the layer's (0.99, Keras). */
+  bnMomentum?: number;
+  /** Warm-up steps of Batch Renormalization's clips (`'brn'` only); default the layer's (1000). */
+  warmupSteps?: number;
+}
+
+/**
+ * The normalization-activation of a model built with `options`: `normAct(name, channels, scaleProxy = true)` is
+ * `createNormActivation(options.norm, ...)` with the model's settings and, unless `options.groups` is set,
+ * {@link modelDefaultGroups}`(channels)` groups. `scaleProxy: false` disables Proxy Normalization's scaling
+ * (the PN paper's last activation before the pooling).
+ */
+export function normActivationFactory(options: NormModelOptions): (name: string, channels: number, scaleProxy?: boolean) => tfl.layers.Layer[] {
+  const { norm, activation, groupSize, bnMomentum: momentum, epsilon, warmupSteps } = options;
+  return (name, channels, scaleProxy = true) => createNormActivation(norm, {
+    name, scaleProxy, activation, groups: options.groups ?? modelDefaultGroups(channels), groupSize, momentum, epsilon, warmupSteps,
+  });
+}
+
+/** One residual block of a staged network (see {@link stagePlan}). */
+export interface BlockPlan {
+  /** `s{stage}b{block}`, 1-based: the prefix of the block's layer names. */
+  id: string;
+  /** The stage, 0-based. */
+  stage: number;
+  /** Channels of the block's input. */
+  inWidth: number;
+  /** Channels of the block's output (its stage's width). */
+  width: number;
+  /** 2 for the first block of every stage but the first, else 1. */
+  stride: number;
+  /** Whether the shortcut needs a projection: the block is strided or changes the width. */
+  transition: boolean;
+}
+
+/**
+ * The blocks of a CIFAR-style staged network ({@link resnetV2}, {@link nfResNet}, {@link nfNet}): `depths[s]` blocks
+ * of `widths[s]` output channels in stage `s`, the first block of every stage after the first with stride 2; the
+ * first block's input has `inWidth` channels.
+ */
+export function stagePlan(inWidth: number, widths: readonly number[], depths: readonly number[]): BlockPlan[] {
+  const plan: BlockPlan[] = [];
+  let channels = inWidth;
+  depths.forEach((depth, stage) => {
+    const width = widths[stage];
+    for (let b = 0; b < depth; b++) {
+      const stride = stage > 0 && b === 0 ? 2 : 1;
+      plan.push({ id: `s${stage + 1}b${b + 1}`, stage, inWidth: channels, width, stride, transition: stride !== 1 || channels !== width });
+      channels = width;
+    }
+  });
+  return plan;
 }
 
 /** Checks `inputShape` and `numClasses`. */

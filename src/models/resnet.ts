@@ -5,13 +5,12 @@
  * @module
  */
 import { tfl } from '../engine.js';
-import { ActivationName } from '../ops/activations.js';
 import { argumentError } from '../ops/validate.js';
-import { NORM_NAMES, NormName, applyLayers, createNormActivation } from '../layers/factory.js';
-import { ModelBaseOptions, SeedSequence, applyTo, assertBaseOptions, assertWidths, classifier, convLayer, modelDefaultGroups } from './common.js';
+import { NORM_NAMES, NormName, applyLayers } from '../layers/factory.js';
+import { NormModelOptions, SeedSequence, applyTo, assertBaseOptions, assertWidths, classifier, convLayer, normActivationFactory, stagePlan } from './common.js';
 
 /** Options of {@link resnetV2}. */
-export interface ResNetV2Options extends ModelBaseOptions {
+export interface ResNetV2Options extends NormModelOptions {
   /**
    * Number of weighted layers, `2·S·n + 2` for `S` stages of `n` basic blocks (two 3x3 convolutions each), plus the
    * stem convolution and the classifier: with the default three stages, `6n + 2` (8, 14, 20, 32, 44, 56, 110, ...).
@@ -22,21 +21,6 @@ export interface ResNetV2Options extends ModelBaseOptions {
   widths?: number[];
   /** The normalization-activation after every convolution (pre-activation order), one of {@link NORM_NAMES}. */
   norm: NormName;
-  /**
-   * Groups of the grouped norms (`'gn'`, `'gn+pn'`, `'gfrn'`, `'evos0'`), must divide every width; default per layer
-   * {@link modelDefaultGroups}`(C)` (≤ 32 groups of ≥ 2 channels); ignored by the other norms.
-   */
-  groups?: number;
-  /** Images per normalization group of `'bn'` / `'brn'` (the batch must be a multiple); default the whole batch; ignored by the others. */
-  groupSize?: number;
-  /** Activation (also Proxy Normalization's `phi`); default `'relu'`. Not used by `'frn'` (TLU), `'gfrn'`, `'lfrn'`, `'evos0'`. */
-  activation?: ActivationName;
-  /** Epsilon of every normalization layer; default each layer's own. */
-  epsilon?: number;
-  /** Moving-average momentum of `'bn'` / `'brn'`; default the layer's (0.99, Keras). */
-  bnMomentum?: number;
-  /** Warm-up steps of Batch Renormalization's clips (`'brn'` only); default the layer's (1000). */
-  warmupSteps?: number;
   /** Standardize the convolution kernels (Weight Standardization, {@link WSConv2D}; e.g. the PN paper's LN+WS); default false. */
   weightStandardization?: boolean;
 }
@@ -91,30 +75,21 @@ export function resnetV2(options: ResNetV2Options): tfl.LayersModel {
   const norm = options.norm;
   const kind = options.weightStandardization === true ? 'ws' : 'plain';
   const useBias = norm === 'none';
-  const normAct = (name: string, channels: number, scaleProxy = true) => createNormActivation(norm, {
-    name, scaleProxy, activation: options.activation, groups: options.groups ?? modelDefaultGroups(channels), groupSize: options.groupSize, momentum: options.bnMomentum,
-    epsilon: options.epsilon, warmupSteps: options.warmupSteps,
-  });
+  const normAct = normActivationFactory(options);
   const conv = (name: string, filters: number, kernelSize: number, strides = 1) =>
     convLayer(kind, { name, filters, kernelSize, strides, useBias, seed: seeds.take() });
 
   const input = tfl.input({ shape: options.inputShape, name: 'image' });
   let h = applyTo(conv('stem_conv', widths[0], 3), input);
-  let channels = widths[0];
-  widths.forEach((width, s) => {
-    for (let b = 0; b < n; b++) {
-      const id = `s${s + 1}b${b + 1}`;
-      const stride = s > 0 && b === 0 ? 2 : 1;
-      const pre = applyLayers(normAct(`${id}_pre`, channels), h);
-      const shortcut = stride !== 1 || channels !== width ? applyTo(conv(`${id}_shortcut`, width, 1, stride), pre) : h;
-      let r = applyTo(conv(`${id}_conv1`, width, 3, stride), pre);
-      r = applyLayers(normAct(`${id}_mid`, width), r);
-      r = applyTo(conv(`${id}_conv2`, width, 3), r);
-      h = applyTo(tfl.layers.add({ name: `${id}_add` }), [shortcut, r]);
-      channels = width;
-    }
-  });
-  h = applyLayers(normAct('final', channels, false), h);
+  for (const { id, inWidth, width, stride, transition } of stagePlan(widths[0], widths, widths.map(() => n))) {
+    const pre = applyLayers(normAct(`${id}_pre`, inWidth), h);
+    const shortcut = transition ? applyTo(conv(`${id}_shortcut`, width, 1, stride), pre) : h;
+    let r = applyTo(conv(`${id}_conv1`, width, 3, stride), pre);
+    r = applyLayers(normAct(`${id}_mid`, width), r);
+    r = applyTo(conv(`${id}_conv2`, width, 3), r);
+    h = applyTo(tfl.layers.add({ name: `${id}_add` }), [shortcut, r]);
+  }
+  h = applyLayers(normAct('final', widths[widths.length - 1], false), h);
   h = applyTo(tfl.layers.globalAveragePooling2d({ name: 'pool' }), h);
   const logits = applyTo(classifier(options.numClasses, seeds.take()), h);
   return tfl.model({ inputs: input, outputs: logits, name: options.name ?? `resnet${depth}v2_${norm.replace('+', '_')}` });

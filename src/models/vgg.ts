@@ -5,10 +5,9 @@
  * @module
  */
 import { tfl } from '../engine.js';
-import { ActivationName } from '../ops/activations.js';
 import { argumentError, assertInteger } from '../ops/validate.js';
-import { NORM_NAMES, NormName, applyLayers, createNormActivation } from '../layers/factory.js';
-import { ModelBaseOptions, SeedSequence, applyTo, assertBaseOptions, classifier, convLayer, modelDefaultGroups } from './common.js';
+import { NORM_NAMES, NormName, applyLayers } from '../layers/factory.js';
+import { NormModelOptions, SeedSequence, applyTo, assertBaseOptions, classifier, convLayer, normActivationFactory } from './common.js';
 import { assertNorm } from './resnet.js';
 
 /** VGG-A's convolution widths, stage by stage (a 2x2 max pooling ends each stage). */
@@ -22,7 +21,7 @@ export const VGG_A_STAGES: readonly (readonly number[])[] = [[64], [128], [256, 
 export const VGG_NORMS: readonly NormName[] = NORM_NAMES.filter((n) => n !== 'in' && n !== 'in+pn');
 
 /** Options of {@link vggA}. */
-export interface VggAOptions extends ModelBaseOptions {
+export interface VggAOptions extends NormModelOptions {
   /** The normalization-activation after every convolution and every hidden dense layer, one of {@link VGG_NORMS}. */
   norm: NormName;
   /** Factor on VGG-A's widths (64 … 512); default 1/8 (8 … 64 channels). Each width is `max(1, round(w·m))`. */
@@ -33,18 +32,6 @@ export interface VggAOptions extends ModelBaseOptions {
   denseLayers?: number;
   /** Dropout rate after each hidden dense layer's activation (VGG: 0.5); default 0. */
   dropout?: number;
-  /** Groups of the grouped norms, must divide every width; default per layer {@link modelDefaultGroups}`(C)`. */
-  groups?: number;
-  /** Images per normalization group of `'bn'` / `'brn'`; default the whole batch. */
-  groupSize?: number;
-  /** Activation (also Proxy Normalization's `phi`); default `'relu'`. */
-  activation?: ActivationName;
-  /** Epsilon of every normalization layer; default each layer's own. */
-  epsilon?: number;
-  /** Moving-average momentum of `'bn'` / `'brn'`; default the layer's (0.99, Keras). */
-  bnMomentum?: number;
-  /** Warm-up steps of Batch Renormalization's clips (`'brn'` only). */
-  warmupSteps?: number;
 }
 
 /**
@@ -79,10 +66,7 @@ export function vggA(options: VggAOptions): tfl.LayersModel {
   const norm = options.norm;
   const seeds = new SeedSequence(options.seed);
   const useBias = norm === 'none';
-  const normAct = (name: string, channels: number) => createNormActivation(norm, {
-    name, activation: options.activation, groups: options.groups ?? modelDefaultGroups(channels), groupSize: options.groupSize, momentum: options.bnMomentum,
-    epsilon: options.epsilon, warmupSteps: options.warmupSteps,
-  });
+  const normAct = normActivationFactory(options);
 
   const input = tfl.input({ shape: options.inputShape, name: 'image' });
   let h: tfl.SymbolicTensor = input;
