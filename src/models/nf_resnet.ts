@@ -7,38 +7,42 @@ import { tfl } from '../engine.js';
 import { ActivationName, assertActivationName } from '../ops/activations.js';
 import { argumentError } from '../ops/validate.js';
 import { ScaledActivation } from '../layers/activation.js';
-import { ModelBaseOptions, SeedSequence, applyTo, assertBaseOptions, assertWidths, classifier, convLayer } from './common.js';
+import { ModelBaseOptions, SeedSequence, applyTo, assertBaseOptions, assertWidths, classifier, convLayer, stagePlan } from './common.js';
 import { ConstantScale, SkipGain, StochasticDepth, nfExpectedVariances } from './nf_layers.js';
 import { blocksPerStage } from './resnet.js';
 
 /** Default `alpha` of the NF residual blocks (paper). */
 export const NF_DEFAULT_ALPHA = 0.2;
 
-/** Options of {@link nfResNet}. */
-export interface NFResNetOptions extends ModelBaseOptions {
-  /** `6n + 2` as for {@link resnetV2} (`2·stages·n + 2`); default 20. */
-  depth?: number;
-  /** Channels of each stage; default `[16, 32, 64]`. The stem has `widths[0]`. */
-  widths?: number[];
+/** Options the two normalizer-free builders share ({@link nfResNet}, {@link nfNet}). */
+export interface NFBaseOptions extends ModelBaseOptions {
   /** Must be `'none'` (or omitted): an NF network has no normalization layer. */
   norm?: string;
-  /** Activation, used in its scaled (variance-preserving) form; default `'relu'`. */
+  /** Activation, used in its scaled (variance-preserving) form; default `'relu'` ({@link nfResNet}), `'gelu'` ({@link nfNet}, NFNet's). */
   activation?: ActivationName;
   /** Residual branch multiplier; default 0.2. */
   alpha?: number;
   /**
    * Stochastic depth: the drop rate of block `i` (0-based, of `N` blocks) is `stochasticDepth · i / N`
-   * (DeepMind's schedule); default 0 (off).
+   * (DeepMind's schedule); default 0 (off) for {@link nfResNet}, 0.1 (F0) for {@link nfNet}.
    */
   stochasticDepth?: number;
-  /** Dropout rate before the classifier; default 0. */
+  /** Dropout rate before the classifier; default 0 for {@link nfResNet}, 0.2 (F0) for {@link nfNet}. */
   dropout?: number;
   /** Initialise the classifier's kernel to zeros (DeepMind's NF-ResNets and NFNets do); default true. */
   zeroInitClassifier?: boolean;
 }
 
+/** Options of {@link nfResNet}. */
+export interface NFResNetOptions extends NFBaseOptions {
+  /** `6n + 2` as for {@link resnetV2} (`2·stages·n + 2`); default 20. */
+  depth?: number;
+  /** Channels of each stage; default `[16, 32, 64]`. The stem has `widths[0]`. */
+  widths?: number[];
+}
+
 /** Checks the options the two NF builders share; returns `[alpha, stochasticDepth, dropout]`. @internal */
-export function nfCommonOptions(op: string, o: { norm?: string; activation?: string; alpha?: number; stochasticDepth?: number; dropout?: number }, defaults: { activation: ActivationName; stochasticDepth: number; dropout: number }): { activation: ActivationName; alpha: number; stochasticDepth: number; dropout: number } {
+export function nfCommonOptions(op: string, o: NFBaseOptions, defaults: { activation: ActivationName; stochasticDepth: number; dropout: number }): { activation: ActivationName; alpha: number; stochasticDepth: number; dropout: number } {
   if (o.norm !== undefined && o.norm !== 'none') {
     throw argumentError(op, 'norm', o.norm, "'none': a normalizer-free network has no normalization layer (use resnetV2 or vggA for normalized models)");
   }
@@ -51,6 +55,37 @@ export function nfCommonOptions(op: string, o: { norm?: string; activation?: str
   const dropout = o.dropout ?? defaults.dropout;
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw argumentError(op, 'dropout', dropout, 'a rate in [0, 1)');
   return { activation, alpha, stochasticDepth, dropout };
+}
+
+/**
+ * The input of NF block `id`: `act(h / beta)`, the block input divided by the square root of its expected variance,
+ * then the scaled activation `act` (layers `${id}_in_scale` and `act`'s). @internal
+ */
+export function nfBlockInput(h: tfl.SymbolicTensor, id: string, beta: number, act: tfl.layers.Layer): tfl.SymbolicTensor {
+  const x = applyTo(new ConstantScale({ name: `${id}_in_scale`, scale: 1 / beta }), h);
+  return applyTo(act, x);
+}
+
+/**
+ * The output of NF block `id`: `shortcut + alpha · skipGain · drop(r)`, with per-sample stochastic depth of rate
+ * `dropRate` (none when 0) and a {@link SkipGain} initialised to 0 (layers `${id}_drop`, `${id}_skip_gain`,
+ * `${id}_add`). @internal
+ */
+export function nfBlockOutput(shortcut: tfl.SymbolicTensor, r: tfl.SymbolicTensor, id: string, alpha: number, dropRate: number): tfl.SymbolicTensor {
+  if (dropRate > 0) r = applyTo(new StochasticDepth({ name: `${id}_drop`, rate: dropRate }), r);
+  r = applyTo(new SkipGain({ name: `${id}_skip_gain`, alpha, initValue: 0 }), r);
+  return applyTo(tfl.layers.add({ name: `${id}_add` }), [shortcut, r]);
+}
+
+/**
+ * The head of the NF networks: scaled activation `act` → global average pooling → dropout (when `dropout > 0`) →
+ * the classifier, zero-initialised unless `options.zeroInitClassifier` is false. @internal
+ */
+export function nfHead(h: tfl.SymbolicTensor, act: tfl.layers.Layer, dropout: number, options: NFBaseOptions, seed: number | undefined): tfl.SymbolicTensor {
+  h = applyTo(act, h);
+  h = applyTo(tfl.layers.globalAveragePooling2d({ name: 'pool' }), h);
+  if (dropout > 0) h = applyTo(tfl.layers.dropout({ rate: dropout, name: 'dropout' }), h);
+  return applyTo(classifier(options.numClasses, seed, options.zeroInitClassifier ?? true), h);
 }
 
 /**
@@ -93,35 +128,19 @@ export function nfResNet(options: NFResNetOptions): tfl.LayersModel {
     convLayer('scaled-ws', { name, filters, kernelSize, strides, useBias: true, seed: seeds.take() });
   const act = (name: string) => new ScaledActivation({ name, activation });
 
-  // The block plan: strides and transitions, then the expected-variance bookkeeping.
-  const plan: Array<{ id: string; width: number; stride: number; transition: boolean }> = [];
-  let channels = widths[0];
-  widths.forEach((width, s) => {
-    for (let b = 0; b < n; b++) {
-      const stride = s > 0 && b === 0 ? 2 : 1;
-      plan.push({ id: `s${s + 1}b${b + 1}`, width, stride, transition: stride !== 1 || channels !== width });
-      channels = width;
-    }
-  });
+  const plan = stagePlan(widths[0], widths, widths.map(() => n));
   const { betas } = nfExpectedVariances(plan.map((p) => p.transition), alpha);
 
   const input = tfl.input({ shape: options.inputShape, name: 'image' });
   let h = applyTo(conv('stem_conv', widths[0], 3), input);
   plan.forEach(({ id, width, stride, transition }, i) => {
-    let x = applyTo(new ConstantScale({ name: `${id}_in_scale`, scale: 1 / betas[i] }), h);
-    x = applyTo(act(`${id}_act1`), x);
+    const x = nfBlockInput(h, id, betas[i], act(`${id}_act1`));
     const shortcut = transition ? applyTo(conv(`${id}_shortcut`, width, 1, stride), x) : h;
     let r = applyTo(conv(`${id}_conv1`, width, 3, stride), x);
     r = applyTo(act(`${id}_act2`), r);
     r = applyTo(conv(`${id}_conv2`, width, 3), r);
-    const rate = (stochasticDepth * i) / plan.length;
-    if (rate > 0) r = applyTo(new StochasticDepth({ name: `${id}_drop`, rate }), r);
-    r = applyTo(new SkipGain({ name: `${id}_skip_gain`, alpha, initValue: 0 }), r);
-    h = applyTo(tfl.layers.add({ name: `${id}_add` }), [shortcut, r]);
+    h = nfBlockOutput(shortcut, r, id, alpha, (stochasticDepth * i) / plan.length);
   });
-  h = applyTo(act('final_act'), h);
-  h = applyTo(tfl.layers.globalAveragePooling2d({ name: 'pool' }), h);
-  if (dropout > 0) h = applyTo(tfl.layers.dropout({ rate: dropout, name: 'dropout' }), h);
-  const logits = applyTo(classifier(options.numClasses, seeds.take(), options.zeroInitClassifier ?? true), h);
+  const logits = nfHead(h, act('final_act'), dropout, options, seeds.take());
   return tfl.model({ inputs: input, outputs: logits, name: options.name ?? `nf_resnet${depth}` });
 }

@@ -4,12 +4,11 @@
  * @module
  */
 import { tfl } from '../engine.js';
-import { ActivationName } from '../ops/activations.js';
 import { argumentError, assertInteger, assertOneOf } from '../ops/validate.js';
 import { ScaledActivation } from '../layers/activation.js';
-import { ModelBaseOptions, SeedSequence, applyTo, assertBaseOptions, assertWidths, classifier, convLayer } from './common.js';
-import { ConstantScale, GroupedConv2D, SkipGain, SqueezeExcite, StochasticDepth, nfExpectedVariances } from './nf_layers.js';
-import { nfCommonOptions } from './nf_resnet.js';
+import { SeedSequence, applyTo, assertBaseOptions, assertWidths, convLayer, stagePlan } from './common.js';
+import { GroupedConv2D, SqueezeExcite, nfExpectedVariances } from './nf_layers.js';
+import { NFBaseOptions, nfBlockInput, nfBlockOutput, nfCommonOptions, nfHead } from './nf_resnet.js';
 
 /** The predefined sizes of {@link nfNet}. */
 export type NFNetVariant = 'tiny' | 'small';
@@ -40,7 +39,7 @@ export const NFNET_ARCHITECTURES: Readonly<Record<NFNetVariant, Readonly<NFNetAr
 };
 
 /** Options of {@link nfNet}. */
-export interface NFNetOptions extends ModelBaseOptions {
+export interface NFNetOptions extends NFBaseOptions {
   /** Predefined layout; default `'tiny'`. `depths`, `widths`, `groupWidth`, `stemWidth` override its fields. */
   variant?: NFNetVariant;
   /** Blocks per stage (first stage stride 1, the others stride 2). */
@@ -57,18 +56,6 @@ export interface NFNetOptions extends ModelBaseOptions {
   finalConvMultiplier?: number;
   /** Squeeze-excite hidden units = `max(1, round(seRatio · width))` (NFNet: 0.5); default 0.5. */
   seRatio?: number;
-  /** Must be `'none'` (or omitted). */
-  norm?: string;
-  /** Activation, in its scaled form; default `'gelu'` (NFNet). */
-  activation?: ActivationName;
-  /** Residual branch multiplier; default 0.2. */
-  alpha?: number;
-  /** Stochastic depth: block `i` of `N` drops its branch with rate `stochasticDepth · i / N`; default 0.1 (F0). */
-  stochasticDepth?: number;
-  /** Dropout rate before the classifier; default 0.2 (F0). */
-  dropout?: number;
-  /** Initialise the classifier's kernel to zeros (DeepMind's NFNets do); default true. */
-  zeroInitClassifier?: boolean;
 }
 
 /**
@@ -125,22 +112,14 @@ export function nfNet(options: NFNetOptions): tfl.LayersModel {
     convLayer('scaled-ws', { name, filters, kernelSize, strides, useBias: true, seed: seeds.take() });
   const act = (name: string) => new ScaledActivation({ name, activation });
 
-  const plan: Array<{ id: string; width: number; mid: number; stride: number; transition: boolean }> = [];
-  let channels = stemWidth;
-  depths.forEach((d, s) => {
-    for (let b = 0; b < d; b++) {
-      const stride = s > 0 && b === 0 ? 2 : 1;
-      plan.push({ id: `s${s + 1}b${b + 1}`, width: widths[s], mid: mids[s], stride, transition: stride !== 1 || channels !== widths[s] });
-      channels = widths[s];
-    }
-  });
+  const plan = stagePlan(stemWidth, widths, depths);
   const { betas } = nfExpectedVariances(plan.map((p) => p.transition), alpha);
 
   const input = tfl.input({ shape: options.inputShape, name: 'image' });
   let h = applyTo(conv('stem_conv', stemWidth, 3), input);
-  plan.forEach(({ id, width, mid, stride, transition }, i) => {
-    let x = applyTo(new ConstantScale({ name: `${id}_in_scale`, scale: 1 / betas[i] }), h);
-    x = applyTo(act(`${id}_act0`), x);
+  plan.forEach(({ id, stage, width, stride, transition }, i) => {
+    const mid = mids[stage];
+    const x = nfBlockInput(h, id, betas[i], act(`${id}_act0`));
     let shortcut = h;
     if (transition) {
       shortcut = stride > 1 ? applyTo(tfl.layers.averagePooling2d({ poolSize: stride, strides: stride, padding: 'same', name: `${id}_pool` }), x) : x;
@@ -154,15 +133,9 @@ export function nfNet(options: NFNetOptions): tfl.LayersModel {
     r = applyTo(act(`${id}_act3`), r);
     r = applyTo(conv(`${id}_conv2`, width, 1), r);
     r = applyTo(new SqueezeExcite({ name: `${id}_se`, hiddenUnits: Math.max(1, Math.round(seRatio * width)), seed: seeds.take() }), r);
-    const rate = (stochasticDepth * i) / plan.length;
-    if (rate > 0) r = applyTo(new StochasticDepth({ name: `${id}_drop`, rate }), r);
-    r = applyTo(new SkipGain({ name: `${id}_skip_gain`, alpha, initValue: 0 }), r);
-    h = applyTo(tfl.layers.add({ name: `${id}_add` }), [shortcut, r]);
+    h = nfBlockOutput(shortcut, r, id, alpha, (stochasticDepth * i) / plan.length);
   });
   h = applyTo(conv('final_conv', Math.max(1, Math.round(finalMult * widths[widths.length - 1])), 1), h);
-  h = applyTo(act('final_act'), h);
-  h = applyTo(tfl.layers.globalAveragePooling2d({ name: 'pool' }), h);
-  if (dropout > 0) h = applyTo(tfl.layers.dropout({ rate: dropout, name: 'dropout' }), h);
-  const logits = applyTo(classifier(options.numClasses, seeds.take(), options.zeroInitClassifier ?? true), h);
+  const logits = nfHead(h, act('final_act'), dropout, options, seeds.take());
   return tfl.model({ inputs: input, outputs: logits, name: options.name ?? `nfnet_${variant}` });
 }
