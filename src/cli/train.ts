@@ -50,6 +50,7 @@ export function trainCommand(io: CliIO): Command {
     // Optimization
     .addOption(new Option('--batch-size <n>', 'images per step').argParser(wholeNumber(1)).default(D.batchSize))
     .addOption(new Option('--group-size <n>', "images per BatchNorm normalization group (the papers' images per GPU); must divide --batch-size (default: the batch size)").argParser(wholeNumber(1)))
+    .addOption(new Option('--workers <n>', "worker threads for data-parallel training (each takes batch-size/workers images; BN then normalises each worker's own images)").argParser(wholeNumber(1)).default(1))
     .addOption(new Option('--bn-momentum <m>', "moving-average momentum of 'bn'/'brn' (moving = m*moving + (1-m)*batch; default 0.99 as Keras; 0.9 = PyTorch's default)").argParser(numberIn(0, 1, true)))
     .addOption(new Option('--epochs <n>', 'epochs').argParser(wholeNumber(1)).default(D.epochs))
     .addOption(new Option('--lr <rate>', 'peak learning rate, reached after the warm-up (used as given, not scaled by the batch size)').argParser(numberIn(0)).default(D.lr))

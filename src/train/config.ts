@@ -83,6 +83,14 @@ export interface TrainConfig {
   validation?: number;
   /** Seed of initialization, data order, augmentation, mixup, dropout; default 0. */
   seed: number;
+  /**
+   * Worker threads for data-parallel training (Node; each worker computes the gradient of its `batchSize/workers`
+   * images, gradients are averaged in shared memory, every worker applies the same update); default 1 (in-process).
+   * Batch-independent norms train the same as with 1 (up to float32 summation order). BN/BRN normalise each worker's
+   * own images: groups of `groupSize` inside a worker's shard (`groupSize` must divide `batchSize/workers`; unset, it
+   * is the shard) — the papers' images per device.
+   */
+  workers: number;
   /** Backend; default `'auto'`. */
   backend: (typeof BACKEND_NAMES)[number];
   /** Output directory (metrics.jsonl, checkpoint/); default `'runs/train'`. */
@@ -121,6 +129,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   mixup: 0,
   augment: 'auto',
   seed: 0,
+  workers: 1,
   backend: 'auto',
   out: 'runs/train',
   checkpointEvery: 50,
@@ -177,6 +186,11 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> = {}): TrainCon
   if (typeof c.norm !== 'string' || c.norm === '') throw argumentError(OP, 'norm', c.norm, 'a normalization name');
   if (c.groups !== undefined) int('groups', c.groups, 1);
   int('batchSize', c.batchSize, 1);
+  int('workers', c.workers, 1);
+  if (c.batchSize % c.workers !== 0) throw argumentError(OP, 'workers', c.workers, `a divisor of the batch size ${c.batchSize} (each worker takes batchSize/workers images)`);
+  if (c.workers > 1 && c.groupSize !== undefined && (c.batchSize / c.workers) % c.groupSize !== 0) {
+    throw argumentError(OP, 'groupSize', c.groupSize, `a divisor of the ${c.batchSize / c.workers} images each of the ${c.workers} workers normalises`);
+  }
   if (c.bnMomentum !== undefined) num('bnMomentum', c.bnMomentum, 0, 1, true);
   if (c.bnMomentum !== undefined && c.norm !== 'bn' && c.norm !== 'brn') throw argumentError(OP, 'bnMomentum', c.bnMomentum, `no value: norm '${c.norm}' has no moving statistics (only 'bn' and 'brn')`);
   if (c.groupSize !== undefined) {

@@ -31,6 +31,7 @@ import { DivergenceError, evaluate, type Evaluation, layerOfVariables, type Trai
 import { type MetricsLine, MetricsLog } from './metrics.js';
 import { formatRate, ProgressBar } from './progress.js';
 import { streamSeed, TRAIN_STREAM, withSeededMathRandom } from './random.js';
+import { createParallelTrainer, parallelOptimizerSpec, type ParallelTrainer } from './parallel/index.js';
 
 /** What a run needs from the rest of the library; replaceable (tests build tiny models directly). */
 export interface RunDependencies {
@@ -284,6 +285,26 @@ export async function runTraining(settings: Partial<TrainConfig>, options: RunOp
     metrics.append({ type: 'resume', step: state.step, epoch: state.epoch, batchInEpoch: state.batchInEpoch, backend });
   }
 
+  // Data parallelism: the workers hold the model and optimizer while training; the main thread's copies are
+  // brought up to date before every checkpoint and evaluation.
+  let parallel: ParallelTrainer | undefined;
+  if (config.workers > 1) {
+    const optimizerState = saved !== null ? optimizer.getState() : undefined;
+    try {
+      parallel = await createParallelTrainer({
+        workers: config.workers, model, backend: config.backend, optimizer: parallelOptimizerSpec(config), optimizerState,
+        numClasses, seed: config.seed, labelSmoothing: config.labelSmoothing, mixup: config.mixup,
+      });
+    } catch (e) {
+      optimizer.dispose();
+      model.dispose();
+      throw e;
+    } finally {
+      if (optimizerState) for (const s of optimizerState) s.tensor.dispose();
+    }
+  }
+  const syncFromWorkers = async (): Promise<void> => { if (parallel) await parallel.syncTo(model, optimizer); };
+
   const elapsedBefore = state.elapsedMs;
   const progress = new ProgressBar({ quiet });
   let sessionImages = 0, sessionTrainMs = 0;
@@ -302,6 +323,7 @@ export async function runTraining(settings: Partial<TrainConfig>, options: RunOp
     state.metrics = metrics.lines();
     state.elapsedMs = elapsedBefore + (performance.now() - sessionStart);
     state.savedAt = new Date().toISOString();
+    await syncFromWorkers();
     await saveCheckpoint(out, { model, optimizer, params }, state);
   };
 
@@ -323,9 +345,11 @@ export async function runTraining(settings: Partial<TrainConfig>, options: RunOp
         const t0 = performance.now();
         let r;
         try {
-          r = trainStep(trainable, b, {
-            lr, numClasses, step: state.step, seed: config.seed, labelSmoothing: config.labelSmoothing, mixup: config.mixup, lossLimit: limit(), layerNames,
-          });
+          r = parallel
+            ? await parallel.step(b, { lr, step: state.step, lossLimit: limit() })
+            : trainStep(trainable, b, {
+              lr, numClasses, step: state.step, seed: config.seed, labelSmoothing: config.labelSmoothing, mixup: config.mixup, lossLimit: limit(), layerNames,
+            });
         } finally {
           b.dispose();
         }
@@ -346,6 +370,7 @@ export async function runTraining(settings: Partial<TrainConfig>, options: RunOp
         if (config.checkpointEvery > 0 && state.step % config.checkpointEvery === 0 && k < stepsPerEpoch) await save(epoch, k);
       }
       progress.stop();
+      await syncFromWorkers();
       const evalStart = performance.now();
       lastEval = evaluate(model, evalSet, { batchSize: config.evalBatchSize, standardize: stats });
       const acc = state.epochAccum;
@@ -374,6 +399,7 @@ export async function runTraining(settings: Partial<TrainConfig>, options: RunOp
     }
     throw e;
   } finally {
+    if (parallel) await parallel.dispose();
     optimizer.dispose();
     model.dispose();
   }
