@@ -28,19 +28,33 @@ export function splitReduction(shape: readonly number[], axes: readonly number[]
   return { outer, reduce, inner };
 }
 
+/**
+ * What both backends' `Sum`/`Mean` need: the output shape and the `[outer, reduce, inner]` split of a float32
+ * reduction over contiguous, non-innermost axes; null when the stock kernel takes the case.
+ */
+function planReduction(args: KernelArgs): { shape: number[]; outer: number; reduce: number; inner: number } | null {
+  const { x } = args.inputs;
+  const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
+  const axes = tf.util.parseAxisParam(axis, x.shape);
+  const split = x.dtype === 'float32' ? splitReduction(x.shape, axes) : null;
+  if (split === null || split.reduce === 0) return null;
+  const shape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+  return { shape, ...split };
+}
+
+/** The stock kernel's result, or an error when there is none. */
+function fallBack(kernel: 'Sum' | 'Mean', stock: Kernel | undefined, args: KernelArgs): TensorInfo {
+  if (stock === undefined) throw new Error(`${kernel} (batchfree): no stock kernel for this case`);
+  return stock(args);
+}
+
 function makeReduce(kernel: 'Sum' | 'Mean', stock: Kernel | undefined): Kernel {
   return (args) => {
+    const plan = planReduction(args);
+    if (plan === null) return fallBack(kernel, stock, args);
     const { x } = args.inputs;
-    const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
-    const axes = tf.util.parseAxisParam(axis, x.shape);
-    const split = x.dtype === 'float32' ? splitReduction(x.shape, axes) : null;
-    if (split === null || split.reduce === 0) {
-      if (stock === undefined) throw new Error(`${kernel} (batchfree): no stock kernel for this case`);
-      return stock(args);
-    }
     const backend = args.backend as WasmBackendLike;
-    const shape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
-    const { outer, reduce, inner } = split;
+    const { shape, outer, reduce, inner } = plan;
     if (reduce === 1) { // nothing to add up (XNNPACK rejects a 1x1 pooling window)
       backend.incRef(x.dataId);
       return { dataId: x.dataId, shape, dtype: x.dtype };
@@ -76,18 +90,12 @@ export function reduceMiddle(x: Float32Array, out: Float32Array, outer: number, 
 
 function makeReduceCpu(kernel: 'Sum' | 'Mean', stock: Kernel | undefined): Kernel {
   return (args) => {
-    const { x } = args.inputs;
-    const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
-    const axes = tf.util.parseAxisParam(axis, x.shape);
-    const split = x.dtype === 'float32' ? splitReduction(x.shape, axes) : null;
-    if (split === null || split.reduce === 0) {
-      if (stock === undefined) throw new Error(`${kernel} (batchfree): no stock kernel for this case`);
-      return stock(args);
-    }
+    const plan = planReduction(args);
+    if (plan === null) return fallBack(kernel, stock, args);
     const backend = args.backend as CpuBackendLike;
-    const shape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
-    const out = new Float32Array(split.outer * split.inner);
-    reduceMiddle(cpuF32(backend, x), out, split.outer, split.reduce, split.inner, kernel === 'Mean' ? 1 / split.reduce : 1);
+    const { shape, outer, reduce, inner } = plan;
+    const out = new Float32Array(outer * inner);
+    reduceMiddle(cpuF32(backend, args.inputs.x), out, outer, reduce, inner, kernel === 'Mean' ? 1 / reduce : 1);
     return backend.makeTensorInfo(shape, 'float32', out);
   };
 }
