@@ -19,3 +19,5 @@ export type { CheckpointParts } from './train/checkpoint.js';
 export { MetricsLog, METRICS_FILE } from './train/metrics.js';
 export { runSweep, planSweep, readCurve, SWEEP_METHODS } from './experiments/sweep.js';
 export type { SweepOptions, SweepMethod, SweepCell } from './experiments/sweep.js';
+export { createParallelTrainer, parallelOptimizerSpec, ParallelTrainer } from './train/parallel/index.js';
+export type { ParallelTrainerOptions, ParallelStepOptions, ParallelStepResult } from './train/parallel/index.js';
