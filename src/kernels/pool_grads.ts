@@ -17,22 +17,30 @@ interface PoolGradAttrs {
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
-function poolInfo(xShape: number[], attrs: PoolGradAttrs): tf.backend_util.Conv2DInfo {
-  return tf.backend_util.computePool2DInfo(xShape as [number, number, number, number], attrs.filterSize, attrs.strides, 1,
+/**
+ * What both gradients start with: the pooling geometry, the zeroed `dx` output (shaped like the forward input) and
+ * views of `dx` and `dy` on the wasm heap.
+ */
+function poolGradSetup(args: KernelArgs) {
+  const backend = args.backend as WasmBackendLike;
+  const { dy, input } = args.inputs;
+  const attrs = args.attrs as unknown as PoolGradAttrs;
+  const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1,
     attrs.pad as 'same', attrs.dimRoundingMode);
+  const out = backend.makeOutput(input.shape, 'float32');
+  const dx = wasmF32(backend, out);
+  dx.fill(0);
+  return {
+    B: info.batchSize, H: info.inHeight, W: info.inWidth, C: info.inChannels, OH: info.outHeight, OW: info.outWidth,
+    KH: info.filterHeight, KW: info.filterWidth, sh: info.strideHeight, sw: info.strideWidth, pt: info.padInfo.top, pl: info.padInfo.left,
+    backend, input, out, dx, g: wasmF32(backend, dy),
+  };
 }
 
 /** `MaxPoolGrad` for `wasm` (inputs `dy`, `input`, `output`). */
 export function maxPoolGradWasm(args: KernelArgs): TensorInfo {
-  const backend = args.backend as WasmBackendLike;
-  const { dy, input } = args.inputs;
-  const info = poolInfo(input.shape, args.attrs as unknown as PoolGradAttrs);
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW,
-    filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
-  const pt = info.padInfo.top, pl = info.padInfo.left;
-  const out = backend.makeOutput(input.shape, 'float32');
-  const dx = wasmF32(backend, out), x = wasmF32(backend, input), g = wasmF32(backend, dy);
-  dx.fill(0);
+  const { B, H, W, C, OH, OW, KH, KW, sh, sw, pt, pl, backend, input, out, dx, g } = poolGradSetup(args);
+  const x = wasmF32(backend, input);
   const best = new Float32Array(C), pos = new Int32Array(C);
   for (let b = 0; b < B; b++) {
     for (let oh = 0; oh < OH; oh++) {
@@ -65,16 +73,8 @@ export function maxPoolGradWasm(args: KernelArgs): TensorInfo {
 
 /** `AvgPoolGrad` for `wasm` (inputs `dy`, `input`). */
 export function avgPoolGradWasm(args: KernelArgs): TensorInfo {
-  const backend = args.backend as WasmBackendLike;
-  const { dy, input } = args.inputs;
-  const info = poolInfo(input.shape, args.attrs as unknown as PoolGradAttrs);
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW,
-    filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
-  const pt = info.padInfo.top, pl = info.padInfo.left;
+  const { B, H, W, C, OH, OW, KH, KW, sh, sw, pt, pl, out, dx, g } = poolGradSetup(args);
   const scale = 1 / (KH * KW);
-  const out = backend.makeOutput(input.shape, 'float32');
-  const dx = wasmF32(backend, out), g = wasmF32(backend, dy);
-  dx.fill(0);
   const share = new Float32Array(C);
   for (let b = 0; b < B; b++) {
     for (let oh = 0; oh < OH; oh++) {
