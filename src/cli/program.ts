@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { tf } from '../engine.js';
 import { DivergenceError } from '../train/loop.js';
+import { benchCommand } from './bench.js';
 import { diagnoseCommand } from './diagnose.js';
 import { sweepCommand } from './sweep.js';
 import { trainCommand } from './train.js';
@@ -22,7 +23,7 @@ export interface CliIO {
 export type CommandFactory = (io: CliIO) => Command;
 
 /** The subcommands of `batchfree`, in help order. */
-export const COMMANDS: readonly CommandFactory[] = [trainCommand, sweepCommand, diagnoseCommand];
+export const COMMANDS: readonly CommandFactory[] = [trainCommand, sweepCommand, diagnoseCommand, benchCommand];
 
 /** Version printed by `batchfree --version`. */
 export const VERSION = '0.1.0';

@@ -1,0 +1,151 @@
+/**
+ * The PyTorch peer of `batchfree bench --torch`: runs the project's `torch_peer.py` (the reference network's
+ * training step with BN+ReLU, GN(8)+ReLU and FRN+TLU on 1 and 2 threads, and the per-op table at 64×64×32×32) with
+ * the system Python, and reads its `results.json`.
+ * @module
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { errorLine } from './stats.js';
+
+/** The Python that has Debian's `python3-torch` (not a pyenv or venv one). */
+export const DEFAULT_PYTHON = '/usr/bin/python3';
+
+/** The reference network's norm names of `batchfree bench` → the peer script's network kinds. */
+export const TORCH_TRAIN_KINDS: Readonly<Record<string, string>> = { bn: 'bn_relu', gn: 'gn_relu', frn: 'frn_tlu' };
+
+/** The peer script's op names → `benchOps`' op keys. */
+export const TORCH_OP_KEYS: Readonly<Record<string, string>> = {
+  'BatchNorm2d (train)': 'bn',
+  'GroupNorm(32)': 'gn32',
+  'LayerNorm(C,H,W)': 'ln',
+  InstanceNorm2d: 'in',
+  'FRN+TLU (plain ops)': 'frn_tlu',
+  'ReLU (reference)': 'relu',
+};
+
+/** What the PyTorch peer gave (or why it gave nothing). */
+export interface TorchPeer {
+  /** `'measured'`: results read; `'unavailable'`: Python or torch missing; `'failed'`: the script failed. */
+  status: 'measured' | 'unavailable' | 'failed';
+  /** Why not measured. */
+  reason?: string;
+  /** The results file read. */
+  resultsFile?: string;
+  /** torch version the script reported. */
+  version?: string;
+  /** Training step of the reference network: by our norm name (`bn`, `gn`, `frn`), by thread count. */
+  train: Record<string, Record<string, { msPerStep: number; imagesPerSecond: number }>>;
+  /** Per-op ms per call: by thread count, by op key (`bn`, `gn32`, `ln`, `in`, `frn_tlu`, `relu`). */
+  ops: Record<string, Record<string, { fwd: number; fwdBwd: number }>>;
+}
+
+/** The directory holding batchfree's `package.json`, searched upwards from this module (src/ or dist/src/). */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'batchfree') return dir;
+      } catch {
+        // not ours: keep looking
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) return process.cwd();
+    dir = up;
+  }
+}
+
+/** The peer script's default location: `../shared/bench/torch_peer.py` relative to the repository root. */
+export function defaultTorchScript(): string {
+  return resolve(repoRoot(), '..', 'shared', 'bench', 'torch_peer.py');
+}
+
+/** Whether `python` can import torch; the reason when not. */
+export function torchAvailable(python = DEFAULT_PYTHON): { ok: boolean; reason?: string } {
+  if (!existsSync(python)) return { ok: false, reason: `${python} not found` };
+  const r = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8', timeout: 120_000 });
+  if (r.error !== undefined) return { ok: false, reason: errorLine(r.error) };
+  if (r.status !== 0) return { ok: false, reason: `${python} cannot import torch (${(r.stderr ?? '').trim().split('\n').pop() ?? `exit ${r.status}`})` };
+  return { ok: true };
+}
+
+/** Options of {@link runTorchPeer}. */
+export interface TorchPeerOptions {
+  /** Python to run; default {@link DEFAULT_PYTHON}. */
+  python?: string;
+  /** The peer script; default {@link defaultTorchScript}. */
+  script?: string;
+  /** Where the script writes `results.json` and `results.md`. */
+  outDir: string;
+  /** `--quick` (fewer repetitions) and `--no-wait` (do not wait for a quiet machine). */
+  quick?: boolean;
+  /** Each line the script prints. */
+  log?: (line: string) => void;
+}
+
+/**
+ * Runs the peer script (threads 1 and 2, no bandwidth section) and reads its results; never throws: a missing
+ * Python, torch or script gives status `'unavailable'`, a failing script `'failed'`.
+ */
+export async function runTorchPeer(options: TorchPeerOptions): Promise<TorchPeer> {
+  const python = options.python ?? DEFAULT_PYTHON;
+  const script = options.script ?? defaultTorchScript();
+  const none = (status: TorchPeer['status'], reason: string): TorchPeer => ({ status, reason, train: {}, ops: {} });
+  const available = torchAvailable(python);
+  if (!available.ok) return none('unavailable', available.reason ?? 'torch cannot be imported');
+  if (!existsSync(script)) return none('unavailable', `peer script ${script} not found (--torch-script)`);
+  const args = [script, '--out-dir', options.outDir, '--threads', '1,2', '--no-bw', ...(options.quick === true ? ['--quick', '--no-wait'] : [])];
+  const code = await new Promise<number | string>((done) => {
+    const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let tail = '';
+    const onData = (chunk: Buffer): void => {
+      const text = tail + chunk.toString('utf8');
+      const lines = text.split('\n');
+      tail = lines.pop() ?? '';
+      for (const l of lines) if (l.trim() !== '') options.log?.(l);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', (e) => done(errorLine(e)));
+    child.on('close', (status) => {
+      if (tail.trim() !== '') options.log?.(tail);
+      done(status ?? 'killed');
+    });
+  });
+  if (code !== 0) return none('failed', `${script} exited with ${code}`);
+  return readTorchResults(join(options.outDir, 'results.json'));
+}
+
+/** Reads a peer script's `results.json` (never throws: an unreadable file gives status `'failed'`). */
+export function readTorchResults(file: string): TorchPeer {
+  let raw: {
+    env?: { torch?: string };
+    train?: Record<string, Record<string, { ms_per_step?: number; images_per_s?: number }>>;
+    ops?: Record<string, Record<string, { fwd_ms?: number; fwdbwd_ms?: number }>>;
+  };
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    return { status: 'failed', reason: `cannot read ${file}: ${errorLine(e)}`, resultsFile: file, train: {}, ops: {} };
+  }
+  const peer: TorchPeer = { status: 'measured', resultsFile: file, version: raw.env?.torch, train: {}, ops: {} };
+  for (const [norm, kind] of Object.entries(TORCH_TRAIN_KINDS)) {
+    for (const [threads, r] of Object.entries(raw.train?.[kind] ?? {})) {
+      if (typeof r.ms_per_step !== 'number') continue;
+      (peer.train[norm] ??= {})[threads] = { msPerStep: r.ms_per_step, imagesPerSecond: r.images_per_s ?? 64_000 / r.ms_per_step };
+    }
+  }
+  for (const [threads, ops] of Object.entries(raw.ops ?? {})) {
+    for (const [name, r] of Object.entries(ops)) {
+      const key = TORCH_OP_KEYS[name];
+      if (key === undefined || typeof r.fwd_ms !== 'number' || typeof r.fwdbwd_ms !== 'number') continue;
+      (peer.ops[threads] ??= {})[key] = { fwd: r.fwd_ms, fwdBwd: r.fwdbwd_ms };
+    }
+  }
+  return peer;
+}
