@@ -24,6 +24,24 @@ import { Code, I32, V128, buildModule } from './wasm_builder.js';
 export const WGRAD_MAX_CB = 4, WGRAD_MAX_VB = 4;
 
 /**
+ * Emits the image and row loops of the gradient kernels: `for b = nB..1 { for r = nR..1 { body; xr += xR;
+ * dr += dR }; x0 += xB; d0 += dB }`, where each row starts with `xr = x0`, `dr = d0` (all i32 locals; requires
+ * nB, nR >= 1; `x0` and `d0` are advanced in place).
+ */
+function imageRowLoops(c: Code, l: { b: number; r: number; xr: number; dr: number; nB: number; nR: number; x0: number; d0: number;
+  xB: number; xR: number; dB: number; dR: number }, body: () => void): void {
+  c.get(l.nB).set(l.b);
+  c.loop(); // over b
+  c.get(l.x0).set(l.xr).get(l.d0).set(l.dr).get(l.nR).set(l.r);
+  c.loop(); // over rows
+  body();
+  c.addTo(l.xr, { local: l.xR }).addTo(l.dr, { local: l.dR });
+  c.endCountdown(l.r);
+  c.addTo(l.x0, { local: l.xB }).addTo(l.d0, { local: l.dB });
+  c.endCountdown(l.b);
+}
+
+/**
  * `wgrad(x0, d0, out, nB, nR, nC, xB, xR, xC, dB, dR, dC, outStride)`, all byte addresses/strides:
  * pixel (b, r, c) reads `x0 + b*xB + r*xR + c*xC` (CB floats) and `d0 + b*dB + r*dR + c*dC` (4*VB floats);
  * row i of the accumulator block lives at `out + i*outStride`. Requires nB, nR, nC >= 1.
@@ -43,26 +61,17 @@ function wgradKernel(cb: number, vb: number, fma: boolean): Code {
     for (let j = 0; j < vb; j++) c.get(p).v128Load(16 * j).set(acc[i][j]);
     if (i < cb - 1) c.addTo(p, { local: outStride });
   }
-  c.get(nB).set(b);
-  c.loop(); // over b
-  c.get(x0).set(xr).get(d0).set(dr).get(nR).set(r);
-  c.loop(); // over rows
-  c.get(xr).set(xp).get(dr).set(dp).get(nC).set(col);
-  c.loop(); // over columns
-  for (let j = 0; j < vb; j++) c.get(dp).v128Load(16 * j).set(dv[j]);
-  for (let i = 0; i < cb; i++) {
-    c.get(xp).v128Load32Splat(4 * i).set(s);
-    for (let j = 0; j < vb; j++) c.macc(acc[i][j], s, dv[j], fma);
-  }
-  c.addTo(xp, { local: xC }).addTo(dp, { local: dC });
-  c.get(col).i32(1).i32Sub().tee(col).brIf(0);
-  c.end();
-  c.addTo(xr, { local: xR }).addTo(dr, { local: dR });
-  c.get(r).i32(1).i32Sub().tee(r).brIf(0);
-  c.end();
-  c.addTo(x0, { local: xB }).addTo(d0, { local: dB });
-  c.get(b).i32(1).i32Sub().tee(b).brIf(0);
-  c.end();
+  imageRowLoops(c, { b, r, xr, dr, nB, nR, x0, d0, xB, xR, dB, dR }, () => {
+    c.get(xr).set(xp).get(dr).set(dp).get(nC).set(col);
+    c.loop(); // over columns
+    for (let j = 0; j < vb; j++) c.get(dp).v128Load(16 * j).set(dv[j]);
+    for (let i = 0; i < cb; i++) {
+      c.get(xp).v128Load32Splat(4 * i).set(s);
+      for (let j = 0; j < vb; j++) c.macc(acc[i][j], s, dv[j], fma);
+    }
+    c.addTo(xp, { local: xC }).addTo(dp, { local: dC });
+    c.endCountdown(col);
+  });
   // Store them back.
   c.get(out).set(p);
   for (let i = 0; i < cb; i++) {
@@ -92,37 +101,27 @@ function dgradKernel(pb: number, vb: number, fma: boolean): Code {
     c.get(xC).i32(p).i32Mul().set(xOff[p]);
   }
   c.f32(0).f32x4Splat().set(zero);
-  c.get(nB).set(b);
-  c.loop(); // over b
-  c.get(x0).set(xr).get(d0).set(dr).get(nR).set(r);
-  c.loop(); // over rows
-  c.get(xr).set(xg).get(dr).set(dg).get(nG).set(g);
-  c.loop(); // over groups of pb pixels
-  for (let p = 0; p < pb; p++) for (let j = 0; j < vb; j++) c.get(zero).set(acc[p][j]);
-  c.get(dg).set(dp).get(w0).set(wp).get(K).set(k);
-  c.loop(); // over output-gradient channels
-  for (let j = 0; j < vb; j++) c.get(wp).v128Load(16 * j).set(wv[j]);
-  for (let p = 0; p < pb; p++) {
-    c.get(dp).get(dOff[p]).i32Add().v128Load32Splat().set(s);
-    for (let j = 0; j < vb; j++) c.macc(acc[p][j], s, wv[j], fma);
-  }
-  c.addTo(dp, 4).addTo(wp, { local: wK });
-  c.get(k).i32(1).i32Sub().tee(k).brIf(0);
-  c.end();
-  for (let p = 0; p < pb; p++) {
-    c.get(xg).get(xOff[p]).i32Add().set(q);
-    for (let j = 0; j < vb; j++) c.get(q).get(q).v128Load(16 * j).get(acc[p][j]).f32x4Add().v128Store(16 * j);
-  }
-  c.get(xg).get(xOff[pb - 1]).i32Add().get(xC).i32Add().set(xg);
-  c.get(dg).get(dOff[pb - 1]).i32Add().get(dC).i32Add().set(dg);
-  c.get(g).i32(1).i32Sub().tee(g).brIf(0);
-  c.end();
-  c.addTo(xr, { local: xR }).addTo(dr, { local: dR });
-  c.get(r).i32(1).i32Sub().tee(r).brIf(0);
-  c.end();
-  c.addTo(x0, { local: xB }).addTo(d0, { local: dB });
-  c.get(b).i32(1).i32Sub().tee(b).brIf(0);
-  c.end();
+  imageRowLoops(c, { b, r, xr, dr, nB, nR, x0, d0, xB, xR, dB, dR }, () => {
+    c.get(xr).set(xg).get(dr).set(dg).get(nG).set(g);
+    c.loop(); // over groups of pb pixels
+    for (let p = 0; p < pb; p++) for (let j = 0; j < vb; j++) c.get(zero).set(acc[p][j]);
+    c.get(dg).set(dp).get(w0).set(wp).get(K).set(k);
+    c.loop(); // over output-gradient channels
+    for (let j = 0; j < vb; j++) c.get(wp).v128Load(16 * j).set(wv[j]);
+    for (let p = 0; p < pb; p++) {
+      c.get(dp).get(dOff[p]).i32Add().v128Load32Splat().set(s);
+      for (let j = 0; j < vb; j++) c.macc(acc[p][j], s, wv[j], fma);
+    }
+    c.addTo(dp, 4).addTo(wp, { local: wK });
+    c.endCountdown(k);
+    for (let p = 0; p < pb; p++) {
+      c.get(xg).get(xOff[p]).i32Add().set(q);
+      for (let j = 0; j < vb; j++) c.get(q).get(q).v128Load(16 * j).get(acc[p][j]).f32x4Add().v128Store(16 * j);
+    }
+    c.get(xg).get(xOff[pb - 1]).i32Add().get(xC).i32Add().set(xg);
+    c.get(dg).get(dOff[pb - 1]).i32Add().get(dC).i32Add().set(dg);
+    c.endCountdown(g);
+  });
   return c;
 }
 
@@ -143,15 +142,12 @@ function copyRowsKernel(): Code {
   c.get(src).set(s).get(dst).set(d);
   c.get(n16).set(k).block().get(k).i32Eqz().brIf(0).loop();
   c.get(d).get(s).v128Load().v128Store().addTo(s, 16).addTo(d, 16);
-  c.get(k).i32(1).i32Sub().tee(k).brIf(0);
-  c.end().end();
+  c.endCountdown(k).end();
   c.get(n4).set(k).block().get(k).i32Eqz().brIf(0).loop();
   c.get(d).get(s).i32Load().i32Store().addTo(s, 4).addTo(d, 4);
-  c.get(k).i32(1).i32Sub().tee(k).brIf(0);
-  c.end().end();
+  c.endCountdown(k).end();
   c.addTo(src, { local: srcStride }).addTo(dst, { local: dstStride });
-  c.get(rows).i32(1).i32Sub().tee(rows).brIf(0);
-  c.end().end();
+  c.endCountdown(rows).end();
   return c;
 }
 

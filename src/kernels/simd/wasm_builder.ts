@@ -119,6 +119,11 @@ export class Code {
     return this.i32Add().set(i);
   }
 
+  /** Closes a counted loop: `local[i] -= 1`, back to the loop's start while it is not zero, then `end`. */
+  endCountdown(i: number): this {
+    return this.get(i).i32(1).i32Sub().tee(i).brIf(0).end();
+  }
+
   /** The encoded function body (locals + code + end). */
   encode(): number[] {
     const out: number[] = [];
