@@ -5,13 +5,13 @@
  * @module
  */
 export { classifierLayerName, modelDefaultGroups } from './common.js';
-export type { ConvKind, ModelBaseOptions } from './common.js';
+export type { ConvKind, ModelBaseOptions, NormModelOptions } from './common.js';
 export { resnetV2 } from './resnet.js';
 export type { ResNetV2Options } from './resnet.js';
 export { VGG_A_STAGES, VGG_NORMS, vggA } from './vgg.js';
 export type { VggAOptions } from './vgg.js';
 export { NF_DEFAULT_ALPHA, nfResNet } from './nf_resnet.js';
-export type { NFResNetOptions } from './nf_resnet.js';
+export type { NFResNetOptions, NFBaseOptions } from './nf_resnet.js';
 export { NFNET_ARCHITECTURES, NFNET_VARIANTS, nfNet } from './nfnet.js';
 export type { NFNetArchitecture, NFNetOptions, NFNetVariant } from './nfnet.js';
 export { MODEL_NAMES, MODEL_NORMS, assertBatchCompatible, buildModel, supportsNorm } from './registry.js';
