@@ -15,7 +15,7 @@ const NORM_LABELS: Record<string, string> = { bn: 'BN+ReLU', gn: 'GN(8)+ReLU', f
 /** The engine column: `wasm (1 thread)`, `batchfree W=2`, `PyTorch 2 thr`. */
 function engineLabel(r: TrainRow): string {
   if (r.engine === 'pytorch') return r.threads > 0 ? `PyTorch ${r.threads} thr` : 'PyTorch';
-  if (/^w\d+$/.test(r.engine)) return `${r.engine.slice(1)} workers (wasm)`;
+  if (/^w\d+$/.test(r.engine)) return r.engine === 'w1' ? '1 worker (wasm)' : `${r.engine.slice(1)} workers (wasm)`;
   return r.engine;
 }
 
@@ -32,7 +32,24 @@ export function trainTable(rows: readonly TrainRow[], batch: number): string {
   });
   const header = ['network', 'norm', 'engine', 'ms/step', 'p25-p75', 'img/s', 'vs cpu-stock', 'vs PyTorch', 'steps', 'notes'];
   return `Training throughput, batch ${batch} (forward + backward + SGD update; median wall time per step; ` +
-    `vs PyTorch = img/s over PyTorch's at the same thread count, measured in this run):\n${formatTable(header, body, 3).replace(/ +$/gm, '')}`;
+    `vs PyTorch = img/s over PyTorch's at the same thread count, measured in this run):\n${formatTable(header, body, [0, 1, 2, 9])}`;
+}
+
+/**
+ * Where the training threads' time went, for the rows that report it: CPU ms per step (the main thread's, or
+ * the sum over the workers), ms runnable without a core (other processes), the slowest worker's compute and
+ * the barrier wait, and the rate with one idle core per thread (batch / largest per-thread CPU time). Empty
+ * string when no row has them.
+ */
+export function threadTable(rows: readonly TrainRow[]): string {
+  const body = rows.filter((r) => r.cpuMs !== undefined || r.computeMs !== undefined).map((r) => [
+    NETWORK_LABELS[r.model] ?? r.model, NORM_LABELS[r.norm] ?? r.norm, engineLabel(r), fixed(r.msPerStep), fixed(r.cpuMs), fixed(r.starvedMs),
+    fixed(r.computeMs), fixed(r.waitMs), fixed(r.freeCoreImagesPerSecond, 0),
+  ]);
+  if (body.length === 0) return '';
+  return 'Where the time went (medians, ms per step; cpu = CPU time of the training threads, summed; starved = runnable without a core, ' +
+    'mean per thread; compute / wait = slowest worker\'s forward+backward / mean barrier wait; free-core img/s = batch / largest per-thread CPU time):\n' +
+    formatTable(['network', 'norm', 'engine', 'wall', 'cpu', 'starved', 'compute', 'wait', 'free-core img/s'], body, 3);
 }
 
 /** PyTorch's figures for the ops table: measured in this run (same shape only), else PEERS.md's; by op key. */
@@ -74,7 +91,7 @@ export function opsTable(ops: OpsBenchResult, peer: { source: string; figures: R
   return `Per op, x = ${ops.shape.join('x')} float32 (${(ops.bytes / 2 ** 20).toFixed(ops.bytes < 2 ** 20 ? 3 : 0)} MiB), ms per call (median wall time); ` +
     `memory floor at the copy bandwidth measured here (${bw.toFixed(1)} GB/s, read + write): fwd ${msText(ops.fwdFloorMs)} ms (2 x bytes), ` +
     `fwd+bwd ${msText(ops.fwdBwdFloorMs)} ms (5 x bytes); PyTorch: ${peer.source}; PyTorch/ours = fwd+bwd speed ratio (> 1: ours faster):\n` +
-    formatTable(header, body, 2).replace(/ +$/gm, '');
+    formatTable(header, body, [0, 1, 11]);
 }
 
 /** The memory table: tensors, tensor bytes and RSS, first / last / largest rise, and the verdict. */

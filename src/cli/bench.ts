@@ -18,7 +18,7 @@ import { benchMemory, type MemoryBenchResult } from '../bench/memory.js';
 import { BENCH_MODELS, type BenchModel } from '../bench/nets.js';
 import { BENCH_OPS, benchOps, OP_SHAPE, type OpsBenchResult } from '../bench/ops.js';
 import { PEERS_TRAIN_MS } from '../bench/peers.js';
-import { memoryTable, opPeerFigures, opsTable, trainTable } from '../bench/report.js';
+import { memoryTable, opPeerFigures, opsTable, threadTable, trainTable } from '../bench/report.js';
 import { machineInfo } from '../bench/stats.js';
 import { DEFAULT_PYTHON, defaultTorchScript, readTorchResults, runTorchPeer, type TorchPeer } from '../bench/torch.js';
 import { benchTraining, DEFAULT_ENGINES, ENGINE_PATTERN, profileTrainStep, type TrainBenchResult, type TrainRow, withPeerRows } from '../bench/train.js';
@@ -197,6 +197,8 @@ async function runBench(s: BenchSettings, io: CliIO): Promise<BenchReport> {
     const rows: TrainRow[] = withPeerRows(result.rows, torch, torchNote);
     report.train = { ...result, rows };
     io.out(`\n${trainTable(rows, s.batch)}`);
+    const threads = threadTable(rows);
+    if (threads !== '') io.out(`\n${threads}`);
     if (torch?.status !== 'measured') {
       const peers = Object.entries(PEERS_TRAIN_MS).map(([n, t]) => `${n} ${t[1]} / ${t[2]} ms`).join(', ');
       io.out(`(${torchNote}. For orientation only, PEERS.md's PyTorch 1.13 reference net at 1 / 2 threads: ${peers}; stock TF.js cpu BN+ReLU 18,700 ms.)\n`);
