@@ -4,7 +4,7 @@
  */
 import type { MemoryBenchResult } from './memory.js';
 import { OP_SHAPE, type OpsBenchResult } from './ops.js';
-import { PEERS_OPS_MS } from './peers.js';
+import { PEERS_COPY_BANDWIDTH, PEERS_OPS_MS } from './peers.js';
 import { fixed, formatTable, times } from './table.js';
 import type { TorchPeer } from './torch.js';
 import type { TrainRow } from './train.js';
@@ -89,7 +89,7 @@ export function opsTable(ops: OpsBenchResult, peer: { source: string; figures: R
   const header = ['op', 'backend', 'comp. fwd', 'fused fwd', 'comp. fwd+bwd', 'fused fwd+bwd', 'speed-up', 'fwd/floor', 'fwd+bwd/floor', 'PyTorch fwd / fwd+bwd', 'PyTorch/ours', 'errors'];
   const bw = ops.bandwidth.bytesPerSecond / 1e9;
   return `Per op, x = ${ops.shape.join('x')} float32 (${(ops.bytes / 2 ** 20).toFixed(ops.bytes < 2 ** 20 ? 3 : 0)} MiB), ms per call (median wall time); ` +
-    `memory floor at the copy bandwidth measured here (${bw.toFixed(1)} GB/s, read + write): fwd ${msText(ops.fwdFloorMs)} ms (2 x bytes), ` +
+    `memory floor at the copy bandwidth measured here (${bw.toFixed(1)} GB/s, read + write; PEERS.md, idle machine: ${(PEERS_COPY_BANDWIDTH[1] / 1e9).toFixed(1)}): fwd ${msText(ops.fwdFloorMs)} ms (2 x bytes), ` +
     `fwd+bwd ${msText(ops.fwdBwdFloorMs)} ms (5 x bytes); PyTorch: ${peer.source}; PyTorch/ours = fwd+bwd speed ratio (> 1: ours faster):\n` +
     formatTable(header, body, [0, 1, 11]);
 }

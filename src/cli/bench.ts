@@ -118,15 +118,15 @@ export interface BenchReport {
 export function benchCommand(io: CliIO): Command {
   return new Command('bench')
     .description('Measure training speed (stock TF.js cpu vs batchfree on 1 thread and 2 workers vs PyTorch), per-op speed of the normalizations, and memory over many steps; prints tables and writes JSON.')
-    .addOption(new Option('--only <sections>', `sections to run, comma-separated among ${BENCH_SECTIONS.join(', ')}`).argParser(sectionList).default([...BENCH_SECTIONS]))
+    .addOption(new Option('--only <sections>', `sections to run, comma-separated among ${BENCH_SECTIONS.join(', ')}`).argParser(sectionList).default([...BENCH_SECTIONS], BENCH_SECTIONS.join(',')))
     .addOption(new Option('--quick', 'a short smoke run: fewer steps and calls, slow engines for the first network only, PyTorch --quick'))
     .addOption(new Option('--out <file>', 'JSON results').default('.bench/bench.json'))
     // train
     .addOption(new Option('--batch <n>', 'train, memory: images per step').argParser(wholeNumber(2)).default(64))
-    .addOption(new Option('--models <list>', `train: networks among ${BENCH_MODELS.join(', ')}`).argParser(modelList).default([...BENCH_MODELS]))
-    .addOption(new Option('--norms <list>', 'train: norm+activation names of the reference network').argParser(normList).default(['bn', 'gn', 'frn', 'ln+pn']))
-    .addOption(new Option('--resnet-norms <list>', 'train: norm+activation names of ResNetV2-20').argParser(normList).default(['frn']))
-    .addOption(new Option('--engines <list>', "train: 'cpu-stock' (TF.js cpu, its own kernels), 'cpu' (+ batchfree kernels), 'wasm-stock', 'wasm' (batchfree, 1 thread), 'w<N>' (batchfree on N workers)").argParser(engineList).default([...DEFAULT_ENGINES]))
+    .addOption(new Option('--models <list>', `train: networks among ${BENCH_MODELS.join(', ')}`).argParser(modelList).default([...BENCH_MODELS], BENCH_MODELS.join(',')))
+    .addOption(new Option('--norms <list>', 'train: norm+activation names of the reference network').argParser(normList).default(['bn', 'gn', 'frn', 'ln+pn'], 'bn,gn,frn,ln+pn'))
+    .addOption(new Option('--resnet-norms <list>', 'train: norm+activation names of ResNetV2-20').argParser(normList).default(['frn'], 'frn'))
+    .addOption(new Option('--engines <list>', "train: 'cpu-stock' (TF.js cpu, its own kernels), 'cpu' (+ batchfree kernels), 'wasm-stock', 'wasm' (batchfree, 1 thread), 'w<N>' (batchfree on N workers)").argParser(engineList).default([...DEFAULT_ENGINES], DEFAULT_ENGINES.join(',')))
     .addOption(new Option('--steps <n>', 'train: timed steps of wasm and the worker engines (default 20; --quick 4)').argParser(wholeNumber(1)))
     .addOption(new Option('--rounds <n>', 'train: interleaved rounds the steps are spread over (default 4; --quick 2)').argParser(wholeNumber(1)))
     .addOption(new Option('--warmup <n>', 'train: untimed steps first (default 3; --quick 1)').argParser(wholeNumber(0)))
@@ -138,9 +138,9 @@ export function benchCommand(io: CliIO): Command {
     .addOption(new Option('--torch-results <file>', "read the peer's results.json from an earlier run instead of running it (implies --torch)"))
     .addOption(new Option('--python <path>', 'Python with torch').default(DEFAULT_PYTHON))
     // ops
-    .addOption(new Option('--ops <list>', `ops: op keys among ${BENCH_OPS.map((o) => o.key).join(', ')}`).argParser(opList).default(BENCH_OPS.map((o) => o.key)))
-    .addOption(new Option('--op-backends <list>', 'ops: backends among wasm, cpu').argParser(backendList).default(['wasm']))
-    .addOption(new Option('--op-shape <B,H,W,C>', 'ops: NHWC shape of x (PyTorch figures only at the default)').argParser(shapeOf).default([...OP_SHAPE]))
+    .addOption(new Option('--ops <list>', `ops: op keys among ${BENCH_OPS.map((o) => o.key).join(', ')}`).argParser(opList).default(BENCH_OPS.map((o) => o.key), 'all'))
+    .addOption(new Option('--op-backends <list>', 'ops: backends among wasm, cpu').argParser(backendList).default(['wasm'], 'wasm'))
+    .addOption(new Option('--op-shape <B,H,W,C>', 'ops: NHWC shape of x (PyTorch figures only at the default)').argParser(shapeOf).default([...OP_SHAPE], OP_SHAPE.join(',')))
     .addOption(new Option('--iters <n>', 'ops: timed calls per measurement on wasm (default 15; --quick 3)').argParser(wholeNumber(1)))
     .addOption(new Option('--cpu-iters <n>', 'ops: timed calls per measurement on cpu (default 3; --quick 1)').argParser(wholeNumber(1)))
     // memory
@@ -149,7 +149,7 @@ export function benchCommand(io: CliIO): Command {
     .addHelpText('after', [
       '',
       'Examples:',
-      '  batchfree bench                                  # everything (~15 min on an idle 2-core machine)',
+      '  batchfree bench                                  # everything (long: a cpu-stock step takes ~20 s for the reference net, minutes for ResNetV2-20)',
       '  batchfree bench --quick --torch                  # smoke run, with the PyTorch peer',
       '  batchfree bench --only ops --ops frn_tlu,gn32',
       '  batchfree bench --only train --models reference --norms frn --engines wasm,w1,w2',
