@@ -12,6 +12,9 @@ import type { TrainRow } from './train.js';
 const NETWORK_LABELS: Record<string, string> = { reference: 'reference net', resnet20: 'ResNetV2-20' };
 const NORM_LABELS: Record<string, string> = { bn: 'BN+ReLU', gn: 'GN(8)+ReLU', frn: 'FRN+TLU', 'ln+pn': 'LN+PN', 'gn+pn': 'GN+PN' };
 
+/** Images/s: 2 decimals below 1, 1 below 100, none above. */
+const rate = (v: number | undefined): string => fixed(v, v === undefined || v >= 100 ? 0 : v >= 1 ? 1 : 2);
+
 /** The engine column: `wasm (1 thread)`, `batchfree W=2`, `PyTorch 2 thr`. */
 function engineLabel(r: TrainRow): string {
   if (r.engine === 'pytorch') return r.threads > 0 ? `PyTorch ${r.threads} thr` : 'PyTorch';
@@ -26,7 +29,7 @@ export function trainTable(rows: readonly TrainRow[], batch: number): string {
     const spread = r.p25Ms === undefined || r.p75Ms === undefined ? '-' : `${fixed(r.p25Ms)}-${fixed(r.p75Ms)}`;
     return [
       NETWORK_LABELS[r.model] ?? r.model, NORM_LABELS[r.norm] ?? r.norm, engineLabel(r), fixed(r.msPerStep), spread,
-      fixed(r.imagesPerSecond, r.imagesPerSecond !== undefined && r.imagesPerSecond < 100 ? 1 : 0),
+      rate(r.imagesPerSecond),
       times(r.vsStockCpu), times(r.vsPyTorch), r.engine === 'pytorch' ? '' : String(r.steps), notes,
     ];
   });
@@ -44,7 +47,7 @@ export function trainTable(rows: readonly TrainRow[], batch: number): string {
 export function threadTable(rows: readonly TrainRow[]): string {
   const body = rows.filter((r) => r.cpuMs !== undefined || r.computeMs !== undefined).map((r) => [
     NETWORK_LABELS[r.model] ?? r.model, NORM_LABELS[r.norm] ?? r.norm, engineLabel(r), fixed(r.msPerStep), fixed(r.cpuMs), fixed(r.starvedMs),
-    fixed(r.computeMs), fixed(r.waitMs), fixed(r.freeCoreImagesPerSecond, 0),
+    fixed(r.computeMs), fixed(r.waitMs), rate(r.freeCoreImagesPerSecond),
   ]);
   if (body.length === 0) return '';
   return 'Where the time went (medians, ms per step; cpu = CPU time of the training threads, summed; starved = runnable without a core, ' +

@@ -130,7 +130,7 @@ export function benchCommand(io: CliIO): Command {
     .addOption(new Option('--steps <n>', 'train: timed steps of wasm and the worker engines (default 20; --quick 4)').argParser(wholeNumber(1)))
     .addOption(new Option('--rounds <n>', 'train: interleaved rounds the steps are spread over (default 4; --quick 2)').argParser(wholeNumber(1)))
     .addOption(new Option('--warmup <n>', 'train: untimed steps first (default 3; --quick 1)').argParser(wholeNumber(0)))
-    .addOption(new Option('--stock-steps <n>', 'train: timed steps of cpu-stock, cpu and wasm-stock (cpu-stock takes ~20 s per reference-net step at batch 64)').argParser(wholeNumber(1)).default(1))
+    .addOption(new Option('--stock-steps <n>', 'train: timed steps of cpu-stock, cpu and wasm-stock (cpu-stock at batch 64: ~20 s per reference-net step, ~6 min per ResNetV2-20 step)').argParser(wholeNumber(1)).default(1))
     .addOption(new Option('--stock-budget-s <s>', 'train: stop the steps of cpu-stock, cpu and wasm-stock after this many seconds (after one step at least)').argParser(wholeNumber(1)).default(120))
     .addOption(new Option('--profile', 'train: per-kernel times of one reference-net step on wasm for each norm'))
     .addOption(new Option('--torch', `train, ops: run the PyTorch peer (${DEFAULT_PYTHON} with torch; its --quick with --quick) and compare side by side`))
@@ -149,7 +149,7 @@ export function benchCommand(io: CliIO): Command {
     .addHelpText('after', [
       '',
       'Examples:',
-      '  batchfree bench                                  # everything (long: a cpu-stock step takes ~20 s for the reference net, minutes for ResNetV2-20)',
+      '  batchfree bench                                  # everything (long: cpu-stock steps take ~20 s on the reference net, ~6 min on ResNetV2-20)',
       '  batchfree bench --quick --torch                  # smoke run, with the PyTorch peer',
       '  batchfree bench --only ops --ops frn_tlu,gn32',
       '  batchfree bench --only train --models reference --norms frn --engines wasm,w1,w2',
