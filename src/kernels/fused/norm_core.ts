@@ -75,20 +75,22 @@ function variantOf(s: NormSpec, p: NormParams): string {
   return `${s.center ? 'c' : 'u'}${tlu ? 't' : 'n'}`;
 }
 
+/** The loop geometry shared by the forward and backward passes: sizes, SIMD period and tail, scratch and heap views. */
+function loopLayout(heap: Heap, s: NormSpec, scratch: number, p: NormParams) {
+  const C = s.channels, G = s.groups, perGroup = C / G, L = s.unitLength, rows = L / C, count = rows * perGroup;
+  const P = periodOf(C);
+  const simd = heap.simd;
+  const full = simd === null ? 0 : Math.floor(L / P);
+  const { prm, acc } = scratchLayout(scratch, P);
+  return { C, G, perGroup, L, rows, count, P, simd, full, tailStart: full * P, chunk: chunkPeriods(P), prm, acc, ...views(heap), variant: variantOf(s, p) };
+}
+
 /**
  * Forward pass. `x`, `y` and `scratch` are byte offsets in `heap` (`scratch` of `scratchBytes(periodOf(C))`).
  * @returns the statistics of every unit and group.
  */
 export function normForward(heap: Heap, s: NormSpec, x: number, y: number, scratch: number, p: NormParams): NormStats {
-  const C = s.channels, G = s.groups, perGroup = C / G, L = s.unitLength, rows = L / C, count = rows * perGroup;
-  const P = periodOf(C);
-  const simd = heap.simd;
-  const full = simd === null ? 0 : Math.floor(L / P);
-  const tailStart = full * P;
-  const chunk = chunkPeriods(P);
-  const { prm, acc } = scratchLayout(scratch, P);
-  const { f32, f64 } = views(heap);
-  const variant = variantOf(s, p);
+  const { C, G, perGroup, L, rows, count, P, simd, full, tailStart, chunk, prm, acc, f32, f64, variant } = loopLayout(heap, s, scratch, p);
 
   const mean = new Float32Array(s.units * G), variance = new Float32Array(s.units * G), rstd = new Float32Array(s.units * G);
   const offset = new Float32Array(s.units * C);
@@ -172,15 +174,7 @@ export interface NormBackwardStats {
  * `st` holds the forward statistics and the gradients of the statistics outputs.
  */
 export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx: number, scratch: number, p: NormParams, st: NormBackwardStats): NormParamGrads {
-  const C = s.channels, G = s.groups, perGroup = C / G, L = s.unitLength, rows = L / C, count = rows * perGroup;
-  const P = periodOf(C);
-  const simd = heap.simd;
-  const full = simd === null ? 0 : Math.floor(L / P);
-  const tailStart = full * P;
-  const chunk = chunkPeriods(P);
-  const { prm, acc } = scratchLayout(scratch, P);
-  const { f32, f64 } = views(heap);
-  const variant = variantOf(s, p);
+  const { C, G, perGroup, L, count, P, simd, full, tailStart, chunk, prm, acc, f32, f64, variant } = loopLayout(heap, s, scratch, p);
 
   const dgamma = new Float64Array(C), dbeta = new Float64Array(C), dtau = new Float64Array(C);
   let deps = 0;
