@@ -7,7 +7,7 @@
  */
 import * as vega from 'vega';
 import { compile, TopLevelSpec } from 'vega-lite';
-import { SweepResults, tableAxes, findCell, formatCell } from './results.js';
+import { SweepResults, tableAxes, tableColumns, columnLabel, findCell, formatCell } from './results.js';
 import type { PowerPlot } from '../diagnostics/power_decomposition.js';
 
 /** Renders a Vega-Lite specification to an SVG string, headless. */
@@ -121,9 +121,9 @@ export function powerPlotSpec(plots: PowerPlot[]): TopLevelSpec {
 
 /** The methods × group sizes table as HTML, with the delta to the baseline method. */
 export function tableHtml(results: SweepResults): string {
-  const { methods, groupSizes } = tableAxes(results.cells);
-  const cols = groupSizes.filter((g) => g > 0);
-  const head = `<tr><th>method</th>${cols.map((g) => `<th>${g}</th>`).join('')}</tr>`;
+  const { methods } = tableAxes(results.cells);
+  const cols = tableColumns(results.cells);
+  const head = `<tr><th>method</th>${cols.map((g) => `<th>${columnLabel(g)}</th>`).join('')}</tr>`;
   const rows = methods.map((m) => {
     const tds = cols.map((g) => {
       const c = findCell(results.cells, m, g);

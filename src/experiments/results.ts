@@ -94,6 +94,20 @@ export function tableAxes(cells: CellSummary[]): { methods: string[]; groupSizes
 }
 
 /**
+ * The columns of a table: the group sizes in decreasing order, or one column `0` ("any") when no method of the
+ * sweep depends on the group size.
+ */
+export function tableColumns(cells: CellSummary[]): number[] {
+  const cols = tableAxes(cells).groupSizes.filter((g) => g > 0);
+  return cols.length > 0 ? cols : [0];
+}
+
+/** Column heading of a group size (`0` = any). */
+export function columnLabel(groupSize: number, suffix = ''): string {
+  return groupSize > 0 ? `${groupSize}${suffix}` : 'any group size';
+}
+
+/**
  * The cell of `method` at `groupSize`; methods that do not depend on the group size (everything but BN/BRN) are
  * run once and stand for every column: their single cell is returned for any group size.
  */
@@ -110,9 +124,9 @@ export function formatCell(cell: CellSummary | undefined, digits = 2): string {
 
 /** A plain-text table of the cells (methods × group sizes, with the delta to the baseline in parentheses). */
 export function formatTable(results: Pick<SweepResults, 'cells' | 'baseline'>): string {
-  const { methods, groupSizes } = tableAxes(results.cells);
-  const cols = groupSizes.filter((g) => g > 0);
-  const header = ['method', ...cols.map((g) => `${g} img/group`)];
+  const { methods } = tableAxes(results.cells);
+  const cols = tableColumns(results.cells);
+  const header = ['method', ...cols.map((g) => columnLabel(g, ' img/group'))];
   const rows = methods.map((m) => [m, ...cols.map((g) => {
     const cell = findCell(results.cells, m, g);
     const base = findCell(results.cells, results.baseline, g);

@@ -37,6 +37,12 @@ describe('sweep results', () => {
     assert.match(text, /GN\+PN\s+diverged/);
   });
 
+  it('shows one "any group size" column when no method depends on the group size', () => {
+    const text = formatTable({ cells: summarizeRuns(runs.filter((r) => r.method !== 'BN')), baseline: 'BN' });
+    assert.match(text.split('\n')[0], /any group size/);
+    assert.match(text, /FRN\+TLU\s+91\.00 ± 0\.00/);
+  });
+
   it('renders a self-contained HTML report with the table and SVG charts', async () => {
     const results: SweepResults = { title: 'test sweep', dataset: 'synthetic', model: 'resnet-8', mode: 'fixed', epochs: 2, notes: ['a <note>'], runs, cells: summarizeRuns(runs), baseline: 'BN' };
     const html = await renderReport(results);
