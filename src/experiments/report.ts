@@ -58,7 +58,8 @@ export function curvesChartSpec(results: SweepResults): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: 'Training curves (test accuracy by epoch; one line per run)',
     data: { values },
-    facet: { column: { field: 'groupSize', type: 'ordinal', title: 'images per normalization group' } },
+    facet: { field: 'groupSize', type: 'ordinal', title: 'images per normalization group' },
+    columns: 3,
     spec: {
       width: 220, height: 200,
       mark: { type: 'line', point: true, opacity: 0.8 },
