@@ -7,7 +7,7 @@
  */
 import * as vega from 'vega';
 import { compile, TopLevelSpec } from 'vega-lite';
-import { SweepResults, tableAxes, tableColumns, columnLabel, findCell, formatCell } from './results.js';
+import { type RunRecord, SweepResults, tableAxes, tableColumns, columnLabel, findCell, formatCell } from './results.js';
 import type { PowerPlot } from '../diagnostics/power_decomposition.js';
 
 /** Renders a Vega-Lite specification to an SVG string, headless. */
@@ -48,24 +48,25 @@ export function accuracyChartSpec(results: SweepResults): TopLevelSpec {
   } as TopLevelSpec;
 }
 
-/** Test accuracy by epoch for every run (seeds as separate lines), faceted by group size. */
-export function curvesChartSpec(results: SweepResults): TopLevelSpec {
-  const values = results.runs.flatMap((r) => r.curve.map((p) => ({
-    run: `${r.method} g${r.groupSize} s${r.seed}`, method: r.method, groupSize: r.groupSize > 0 ? r.groupSize : 'any',
-    epoch: p.epoch, accuracy: 100 * p.testAccuracy, trainLoss: p.trainLoss,
-  })));
+/** The run-identifying fields of a chart row: one line per run, one panel per group size. */
+function runFields(r: RunRecord): { run: string; method: string; groupSize: number | string } {
+  return { run: `${r.method} g${r.groupSize} s${r.seed}`, method: r.method, groupSize: r.groupSize > 0 ? r.groupSize : 'any' };
+}
+
+/** Lines of `y` against `x`, one per run, coloured by method, in panels by group size (three per row). */
+function runLinesSpec(title: string, values: object[], x: { field: string; title: string }, y: { field: string; title: string; scale: object }, point: boolean): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: 'Training curves (test accuracy by epoch; one line per run)',
+    title,
     data: { values },
     facet: { field: 'groupSize', type: 'ordinal', title: 'images per normalization group' },
     columns: 3,
     spec: {
-      width: 220, height: 200,
-      mark: { type: 'line', point: true, opacity: 0.8 },
+      width: 230, height: 190,
+      mark: { type: 'line', point, opacity: 0.75 },
       encoding: {
-        x: { field: 'epoch', type: 'quantitative', title: 'epoch' },
-        y: { field: 'accuracy', type: 'quantitative', title: 'test accuracy (%)', scale: { zero: false } },
+        x: { ...x, type: 'quantitative' },
+        y: { ...y, type: 'quantitative' },
         color: { field: 'method', type: 'nominal' },
         detail: { field: 'run', type: 'nominal' },
       },
@@ -73,28 +74,18 @@ export function curvesChartSpec(results: SweepResults): TopLevelSpec {
   } as TopLevelSpec;
 }
 
+/** Test accuracy by epoch for every run (seeds as separate lines), faceted by group size. */
+export function curvesChartSpec(results: SweepResults): TopLevelSpec {
+  const values = results.runs.flatMap((r) => r.curve.map((p) => ({ ...runFields(r), epoch: p.epoch, accuracy: 100 * p.testAccuracy })));
+  return runLinesSpec('Training curves (test accuracy by epoch; one line per run)', values,
+    { field: 'epoch', title: 'epoch' }, { field: 'accuracy', title: 'test accuracy (%)', scale: { zero: false } }, true);
+}
+
 /** Training loss by step, one line per run, faceted by group size. */
 export function lossChartSpec(results: SweepResults): TopLevelSpec {
-  const values = results.runs.flatMap((r) => (r.lossCurve ?? []).map((p) => ({
-    run: `${r.method} g${r.groupSize} s${r.seed}`, method: r.method, groupSize: r.groupSize > 0 ? r.groupSize : 'any', step: p.step, loss: p.loss,
-  })));
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: 'Training loss by step (logged steps; one line per run)',
-    data: { values },
-    facet: { field: 'groupSize', type: 'ordinal', title: 'images per normalization group' },
-    columns: 3,
-    spec: {
-      width: 240, height: 180,
-      mark: { type: 'line', opacity: 0.7 },
-      encoding: {
-        x: { field: 'step', type: 'quantitative', title: 'step' },
-        y: { field: 'loss', type: 'quantitative', title: 'training loss', scale: { type: 'log' } },
-        color: { field: 'method', type: 'nominal' },
-        detail: { field: 'run', type: 'nominal' },
-      },
-    },
-  } as TopLevelSpec;
+  const values = results.runs.flatMap((r) => (r.lossCurve ?? []).map((p) => ({ ...runFields(r), step: p.step, loss: p.loss })));
+  return runLinesSpec('Training loss by step (logged steps; one line per run)', values,
+    { field: 'step', title: 'step' }, { field: 'loss', title: 'training loss', scale: { type: 'log' } }, false);
 }
 
 const TERM_NAMES = ['(1) dataset-scale', '(2) instance-mean variability', '(3) instance scale', '(4) instance-spread variability'];
