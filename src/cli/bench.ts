@@ -24,7 +24,7 @@ import { DEFAULT_PYTHON, defaultTorchScript, readTorchResults, runTorchPeer, typ
 import { benchTraining, DEFAULT_ENGINES, ENGINE_PATTERN, profileTrainStep, type TrainBenchResult, type TrainRow, withPeerRows } from '../bench/train.js';
 import { wholeNumber, wholeNumberList } from './parse.js';
 import type { CliIO } from './program.js';
-import { VERSION } from './program.js';
+import { VERSION } from './version.js';
 
 /** The sections of `batchfree bench`, in run order. */
 export const BENCH_SECTIONS = ['train', 'ops', 'memory'] as const;

@@ -10,6 +10,7 @@ import { benchCommand } from './bench.js';
 import { diagnoseCommand } from './diagnose.js';
 import { sweepCommand } from './sweep.js';
 import { trainCommand } from './train.js';
+import { VERSION } from './version.js';
 
 /** Where a command writes (replaceable in tests). */
 export interface CliIO {
@@ -25,8 +26,7 @@ export type CommandFactory = (io: CliIO) => Command;
 /** The subcommands of `batchfree`, in help order. */
 export const COMMANDS: readonly CommandFactory[] = [trainCommand, sweepCommand, diagnoseCommand, benchCommand];
 
-/** Version printed by `batchfree --version`. */
-export const VERSION = '0.1.0';
+export { VERSION } from './version.js';
 
 /**
  * The `batchfree` program. With `exitOverride`, commander throws a `CommanderError` instead of exiting (tests);
