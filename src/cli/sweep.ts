@@ -45,7 +45,8 @@ function seedList(value: string): number[] {
 
 /** A PyTorch cross-check file (bench/torch_crosscheck.py) compared cell by cell with the sweep's results. */
 export function crossCheckLines(results: SweepResults, file: string): string[] {
-  const theirs = JSON.parse(fs.readFileSync(file, 'utf8')) as { cells: Record<string, { mean: number; std: number; n: number }>; torch?: string };
+  const theirs = JSON.parse(fs.readFileSync(file, 'utf8')) as { cells: Record<string, { mean: number; std: number; n: number }>; torch?: string; init?: string };
+  const how = theirs.init === 'tfjs' ? "initialised and warmed up as batchfree (--init tfjs)" : "PyTorch's default initialisation";
   const lines: string[] = [];
   for (const [key, cell] of Object.entries(theirs.cells)) {
     const [kind, g] = key.split(':');
@@ -53,7 +54,7 @@ export function crossCheckLines(results: SweepResults, file: string): string[] {
     const ours = findCell(results.cells, method, g ? Number(g) : 0);
     if (!ours || !Number.isFinite(ours.mean)) continue;
     const d = ours.mean - cell.mean;
-    lines.push(`Cross-check with PyTorch ${theirs.torch ?? ''} (same recipe, bench/torch_crosscheck.py): ${method}${g ? ` at ${g} images/group` : ''}: ` +
+    lines.push(`Cross-check with PyTorch ${theirs.torch ?? ''} (same recipe, bench/torch_crosscheck.py, ${how}): ${method}${g ? ` at ${g} images/group` : ''}: ` +
       `batchfree ${ours.mean.toFixed(2)} ± ${ours.std.toFixed(2)} (n=${ours.n}) vs PyTorch ${cell.mean.toFixed(2)} ± ${cell.std.toFixed(2)} (n=${cell.n}): ` +
       `difference ${d >= 0 ? '+' : ''}${d.toFixed(2)} points${Math.abs(d) <= 1.5 ? ' (within 1.5)' : ' (MORE than 1.5 points apart)'}.`);
   }
@@ -77,7 +78,7 @@ export function sweepCommand(io: CliIO): Command {
     .addOption(new Option('--test-subset <n>', 'evaluate on the first n test images').argParser(wholeNumber(1)))
     .addOption(new Option('--lr <rate>', "override the recipe's peak learning rate").argParser(numberIn(0)))
     .addOption(new Option('--backend <name>', 'backend').choices(BACKEND_NAMES))
-    .addOption(new Option('--torch <file>', 'a bench/torch_crosscheck.py results JSON to compare with, cell by cell'))
+    .addOption(new Option('--torch <files...>', 'bench/torch_crosscheck.py results JSON file(s) to compare with, cell by cell'))
     .addOption(new Option('--out <dir>', 'output directory').default('runs/sweep'))
     .addOption(new Option('--quiet', 'no progress bars'))
     .action(async (opts: Record<string, unknown>) => {
@@ -99,8 +100,8 @@ export function sweepCommand(io: CliIO): Command {
         quiet: opts.quiet === true,
         log: (line) => io.out(`${line}\n`),
       });
-      if (typeof opts.torch === 'string') {
-        const lines = crossCheckLines(results, opts.torch);
+      if (Array.isArray(opts.torch)) {
+        const lines = (opts.torch as string[]).flatMap((file) => crossCheckLines(results, file));
         for (const l of lines) io.out(`${l}\n`);
         const { renderReport } = await import('../experiments/report.js');
         results.notes.push(...lines);
