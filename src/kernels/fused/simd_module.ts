@@ -82,6 +82,26 @@ const v128Locals = (names: string[]): string => names.map((n) => `(local $${n} v
 const loadParam = (name: string, k: number): string => `local.get $pq v128.load offset=${k * 16} local.set $${name}`;
 
 /**
+ * The opening both loop shapes share: walk the periods in chunks of `$chunk` (cache blocking), and within a chunk
+ * the 4-lane quads of one period, pointing `$pq` at the quad's parameters. The caller closes `loop $quads`,
+ * `loop $chunks` and `block $chunksDone`.
+ */
+function chunkLoopHead(nParams: number): string {
+  return `  local.get $P i32.const 2 i32.shl local.set $Pb
+  i32.const 0 local.set $p0
+  block $chunksDone
+    loop $chunks
+      local.get $p0 local.get $periods i32.ge_u br_if $chunksDone
+      local.get $p0 local.get $chunk i32.add local.tee $pEnd local.get $periods i32.gt_u
+      if
+        local.get $periods local.set $pEnd
+      end
+      i32.const 0 local.set $j
+      loop $quads
+        local.get $prm local.get $j i32.const ${nParams} i32.mul i32.add local.set $pq`;
+}
+
+/**
  * A reduction over whole periods: for each chunk of periods and each quad of positions, the rows are walked
  * in blocks of {@link F32_BLOCK_ROWS}; `body` runs once per row at byte offset `$off` from each data pointer and
  * adds into float32 registers `${acc}f` (see {@link accumulate}), which are promoted into float64 registers
@@ -102,18 +122,7 @@ function reduction(o: { name: string; pointers: string[]; params: Slot[]; acc: S
     (local $Pb i32) (local $p0 i32) (local $pEnd i32) (local $j i32) (local $off i32) (local $end i32) (local $blockEnd i32)
     (local $pq i32) (local $aq i32)
     ${v128Locals([...used(o.params).map(([n]) => n), ...accLocals, ...o.locals])}
-  local.get $P i32.const 2 i32.shl local.set $Pb
-  i32.const 0 local.set $p0
-  block $chunksDone
-    loop $chunks
-      local.get $p0 local.get $periods i32.ge_u br_if $chunksDone
-      local.get $p0 local.get $chunk i32.add local.tee $pEnd local.get $periods i32.gt_u
-      if
-        local.get $periods local.set $pEnd
-      end
-      i32.const 0 local.set $j
-      loop $quads
-        local.get $prm local.get $j i32.const ${nParams} i32.mul i32.add local.set $pq
+${chunkLoopHead(nParams)}
         local.get $acc local.get $j i32.const ${2 * nAcc} i32.mul i32.add local.set $aq
         ${used(o.params).map(([p, k]) => loadParam(p, k)).join('\n')}
         ${loadAcc}
@@ -153,18 +162,7 @@ function elementwise(o: { name: string; pointers: string[]; params: Slot[]; loca
     (param $periods i32) (param $P i32) (param $chunk i32) (param $prm i32)
     (local $Pb i32) (local $p0 i32) (local $pEnd i32) (local $j i32) (local $off i32) (local $end i32) (local $pq i32)
     ${v128Locals([...params.map(([n]) => n), ...o.locals])}
-  local.get $P i32.const 2 i32.shl local.set $Pb
-  i32.const 0 local.set $p0
-  block $chunksDone
-    loop $chunks
-      local.get $p0 local.get $periods i32.ge_u br_if $chunksDone
-      local.get $p0 local.get $chunk i32.add local.tee $pEnd local.get $periods i32.gt_u
-      if
-        local.get $periods local.set $pEnd
-      end
-      i32.const 0 local.set $j
-      loop $quads
-        local.get $prm local.get $j i32.const ${nParams} i32.mul i32.add local.set $pq
+${chunkLoopHead(nParams)}
         ${params.map(([p, k]) => loadParam(p, k)).join('\n')}
         local.get $p0 local.get $Pb i32.mul local.get $j i32.add local.set $off
         local.get $pEnd local.get $Pb i32.mul local.get $j i32.add local.set $end
