@@ -15,6 +15,7 @@ import { fileSystem } from '../io/file_system.js';
 import { checkpointDir, readCheckpointState } from '../train/checkpoint.js';
 import { defaultDependencies, prepareData } from '../train/run.js';
 import { resolveTrainConfig, type TrainConfig } from '../train/config.js';
+import { standardize } from '../data/transforms.js';
 import { init } from '../init.js';
 import { wholeNumber, numberIn } from './parse.js';
 import type { CliIO } from './program.js';
@@ -78,11 +79,8 @@ async function diagnoseRun(runDir: string, images: number, out: string, io: CliI
   const config = resolveTrainConfig({ ...state.config, testSubset: images });
   const { evaluation, stats } = prepareData(config, defaultDependencies.loadData(config));
   const n = Math.min(images, evaluation.count);
-  const { height: H, width: W, channels: C } = evaluation;
-  const x = tf.tidy(() => {
-    const raw = tf.tensor4d(evaluation.images.subarray(0, n * H * W * C), [n, H, W, C]);
-    return tf.div(tf.sub(raw, tf.tensor1d(stats.mean)), tf.tensor1d(stats.std)) as tf.Tensor4D;
-  });
+  const { height: H, width: W, channels: C, images: pixels } = standardize(evaluation, stats);
+  const x = tf.tensor4d(pixels.subarray(0, n * H * W * C), [n, H, W, C]);
   const layers = trainedPowerDecomposition(model, x);
   x.dispose();
   io.out(`${'layer'.padEnd(36)} ${['(1)', '(2)', '(3)', '(4)'].map((s) => s.padStart(7)).join(' ')}\n`);
