@@ -83,6 +83,8 @@ export function sweepCommand(io: CliIO): Command {
     .addOption(new Option('--quiet', 'no progress bars'))
     .action(async (opts: Record<string, unknown>) => {
       const recipe = readRecipe(String(opts.recipe));
+      const torchFiles = (opts.torch as string[] | undefined) ?? [];
+      for (const file of torchFiles) if (!fs.existsSync(file)) throw new Error(`sweep: argument '--torch' is invalid: got '${file}', expected a results JSON written by bench/torch_crosscheck.py`);
       const base: Partial<TrainConfig> = { ...recipe.train };
       for (const key of ['dataset', 'dataDir', 'epochs', 'trainSubset', 'testSubset', 'lr', 'backend'] as const) {
         if (opts[key] !== undefined) (base as Record<string, unknown>)[key] = opts[key];
@@ -99,14 +101,8 @@ export function sweepCommand(io: CliIO): Command {
         notes: [`Recipe: ${path.basename(String(opts.recipe))}${recipe.description ? ` — ${recipe.description}` : ''}`],
         quiet: opts.quiet === true,
         log: (line) => io.out(`${line}\n`),
+        annotate: torchFiles.length > 0 ? (r) => torchFiles.flatMap((file) => crossCheckLines(r, file)) : undefined,
       });
-      if (Array.isArray(opts.torch)) {
-        const lines = (opts.torch as string[]).flatMap((file) => crossCheckLines(results, file));
-        for (const l of lines) io.out(`${l}\n`);
-        const { renderReport } = await import('../experiments/report.js');
-        results.notes.push(...lines);
-        fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(results, null, 1));
-        fs.writeFileSync(path.join(out, 'report.html'), await renderReport(results));
-      }
+      for (const line of results.notes.filter((n) => n.startsWith('Cross-check'))) io.out(`${line}\n`);
     });
 }

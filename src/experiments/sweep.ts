@@ -66,6 +66,8 @@ export interface SweepOptions {
   title?: string;
   /** Extra lines for the report's notes. */
   notes?: string[];
+  /** More note lines computed from the results (e.g. comparisons with another implementation), added on every write. */
+  annotate?: (results: SweepResults) => string[];
   quiet?: boolean;
   log?: (line: string) => void;
   /** Passed to every run (tests replace the data/model loaders). */
@@ -150,7 +152,7 @@ export async function runSweep(options: SweepOptions): Promise<SweepResults> {
   fs.mkdirSync(path.join(options.out, 'runs'), { recursive: true });
   const runs: RunRecord[] = [];
   const base = options.base;
-  const results = (): SweepResults => ({
+  const summary = (): SweepResults => ({
     title: options.title ?? `Normalization sweep: ${base.dataset ?? 'mnist'}, ${base.model ?? 'resnet'}-${base.depth ?? ''}`,
     dataset: String(base.dataset ?? 'mnist'),
     model: `${base.model ?? 'resnet'}${base.depth ? `-${base.depth}` : ''}`,
@@ -165,6 +167,12 @@ export async function runSweep(options: SweepOptions): Promise<SweepResults> {
     cells: summarizeRuns(runs),
     baseline: options.methods.includes('BN') ? 'BN' : options.methods[0],
   });
+  const results = (): SweepResults => {
+    const r = summary();
+    if (options.annotate) r.notes.push(...options.annotate(r));
+    return r;
+  };
+
   const save = async (): Promise<void> => {
     const r = results();
     writeAtomically(path.join(options.out, 'results.json'), JSON.stringify(r, null, 1));
