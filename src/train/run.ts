@@ -303,7 +303,11 @@ export async function runTraining(settings: Partial<TrainConfig>, options: RunOp
       if (optimizerState) for (const s of optimizerState) s.tensor.dispose();
     }
   }
-  const syncFromWorkers = async (): Promise<void> => { if (parallel) await parallel.syncTo(model, optimizer); };
+  let workersAhead = false; // the workers have trained past the main thread's copies
+  const syncFromWorkers = async (): Promise<void> => {
+    if (parallel && workersAhead) await parallel.syncTo(model, optimizer);
+    workersAhead = false;
+  };
 
   const elapsedBefore = state.elapsedMs;
   const progress = new ProgressBar({ quiet });
@@ -345,6 +349,7 @@ export async function runTraining(settings: Partial<TrainConfig>, options: RunOp
         const t0 = performance.now();
         let r;
         try {
+          if (parallel) workersAhead = true;
           r = parallel
             ? await parallel.step(b, { lr, step: state.step, lossLimit: limit() })
             : trainStep(trainable, b, {
