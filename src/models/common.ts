@@ -144,6 +144,15 @@ export class SeedSequence {
   }
 }
 
+/**
+ * The seed of the stochastic-depth masks of residual block `block` (0-based) of a model built with `seed`, or
+ * `undefined` for an unseeded model. Kept apart from {@link SeedSequence} so that adding stochastic depth does
+ * not change the initial weights, and spaced so that block `b`'s call `k` (seed `+ k`) never meets another block's.
+ */
+export function stochasticDepthSeed(seed: number | undefined, block: number): number | undefined {
+  return seed === undefined ? undefined : seed * 7919 + 500_000_000 + block * 1_000_003;
+}
+
 /** A layer (or anything with `apply`) applied to a symbolic tensor during model building. */
 export function applyTo(layer: { apply(x: tfl.SymbolicTensor | tfl.SymbolicTensor[]): unknown }, x: tfl.SymbolicTensor | tfl.SymbolicTensor[]): tfl.SymbolicTensor {
   return layer.apply(x) as tfl.SymbolicTensor;

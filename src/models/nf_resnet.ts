@@ -7,7 +7,7 @@ import { tfl } from '../engine.js';
 import { ActivationName, assertActivationName } from '../ops/activations.js';
 import { argumentError } from '../ops/validate.js';
 import { ScaledActivation } from '../layers/activation.js';
-import { ModelBaseOptions, SeedSequence, applyTo, assertBaseOptions, assertWidths, classifier, convLayer, stagePlan } from './common.js';
+import { ModelBaseOptions, SeedSequence, applyTo, stochasticDepthSeed, assertBaseOptions, assertWidths, classifier, convLayer, stagePlan } from './common.js';
 import { ConstantScale, SkipGain, StochasticDepth, nfExpectedVariances } from './nf_layers.js';
 import { blocksPerStage } from './resnet.js';
 
@@ -68,11 +68,11 @@ export function nfBlockInput(h: tfl.SymbolicTensor, id: string, beta: number, ac
 
 /**
  * The output of NF block `id`: `shortcut + alpha · skipGain · drop(r)`, with per-sample stochastic depth of rate
- * `dropRate` (none when 0) and a {@link SkipGain} initialised to 0 (layers `${id}_drop`, `${id}_skip_gain`,
- * `${id}_add`). @internal
+ * `dropRate` (none when 0; its masks drawn from `dropSeed` when given, so a seeded model trains repeatably) and a
+ * {@link SkipGain} initialised to 0 (layers `${id}_drop`, `${id}_skip_gain`, `${id}_add`). @internal
  */
-export function nfBlockOutput(shortcut: tfl.SymbolicTensor, r: tfl.SymbolicTensor, id: string, alpha: number, dropRate: number): tfl.SymbolicTensor {
-  if (dropRate > 0) r = applyTo(new StochasticDepth({ name: `${id}_drop`, rate: dropRate }), r);
+export function nfBlockOutput(shortcut: tfl.SymbolicTensor, r: tfl.SymbolicTensor, id: string, alpha: number, dropRate: number, dropSeed: number | undefined): tfl.SymbolicTensor {
+  if (dropRate > 0) r = applyTo(new StochasticDepth({ name: `${id}_drop`, rate: dropRate, seed: dropSeed }), r);
   r = applyTo(new SkipGain({ name: `${id}_skip_gain`, alpha, initValue: 0 }), r);
   return applyTo(tfl.layers.add({ name: `${id}_add` }), [shortcut, r]);
 }
@@ -139,7 +139,7 @@ export function nfResNet(options: NFResNetOptions): tfl.LayersModel {
     let r = applyTo(conv(`${id}_conv1`, width, 3, stride), x);
     r = applyTo(act(`${id}_act2`), r);
     r = applyTo(conv(`${id}_conv2`, width, 3), r);
-    h = nfBlockOutput(shortcut, r, id, alpha, (stochasticDepth * i) / plan.length);
+    h = nfBlockOutput(shortcut, r, id, alpha, (stochasticDepth * i) / plan.length, stochasticDepthSeed(options.seed, i));
   });
   const logits = nfHead(h, act('final_act'), dropout, options, seeds.take());
   return tfl.model({ inputs: input, outputs: logits, name: options.name ?? `nf_resnet${depth}` });

@@ -6,7 +6,7 @@
 import { tfl } from '../engine.js';
 import { argumentError, assertInteger, assertOneOf } from '../ops/validate.js';
 import { ScaledActivation } from '../layers/activation.js';
-import { SeedSequence, applyTo, assertBaseOptions, assertWidths, convLayer, stagePlan } from './common.js';
+import { SeedSequence, applyTo, assertBaseOptions, assertWidths, convLayer, stagePlan, stochasticDepthSeed } from './common.js';
 import { GroupedConv2D, SqueezeExcite, nfExpectedVariances } from './nf_layers.js';
 import { NFBaseOptions, nfBlockInput, nfBlockOutput, nfCommonOptions, nfHead } from './nf_resnet.js';
 
@@ -133,7 +133,7 @@ export function nfNet(options: NFNetOptions): tfl.LayersModel {
     r = applyTo(act(`${id}_act3`), r);
     r = applyTo(conv(`${id}_conv2`, width, 1), r);
     r = applyTo(new SqueezeExcite({ name: `${id}_se`, hiddenUnits: Math.max(1, Math.round(seRatio * width)), seed: seeds.take() }), r);
-    h = nfBlockOutput(shortcut, r, id, alpha, (stochasticDepth * i) / plan.length);
+    h = nfBlockOutput(shortcut, r, id, alpha, (stochasticDepth * i) / plan.length, stochasticDepthSeed(options.seed, i));
   });
   h = applyTo(conv('final_conv', Math.max(1, Math.round(finalMult * widths[widths.length - 1])), 1), h);
   const logits = nfHead(h, act('final_act'), dropout, options, seeds.take());

@@ -106,6 +106,28 @@ describe('nfResNet', () => {
     x.dispose();
   });
 
+  it('a seeded model draws its stochastic-depth masks repeatably, each block its own', () => {
+    const seeds = layersOf(nfResNet({ ...small, depth: 14, stochasticDepth: 0.6 }), 'StochasticDepth').map((l) => l.getConfig().seed as number);
+    assert.equal(new Set(seeds).size, seeds.length);
+    assert.ok(seeds.every((s, i) => i === 0 || Math.abs(s - seeds[i - 1]) > 1e5), `block seeds far apart: ${seeds}`);
+    const masks = () => {
+      const model = nfResNet({ ...small, depth: 14, stochasticDepth: 0.6 });
+      const x = tf.ones([16, 1, 1, 1]);
+      const out = layersOf(model, 'StochasticDepth').flatMap((l) => [0, 1].map(() => {
+        const y = l.apply(x, { training: true }) as tf.Tensor;
+        const v = [...y.dataSync()];
+        y.dispose();
+        return v;
+      }));
+      x.dispose();
+      return out;
+    };
+    const first = masks();
+    assert.deepEqual(masks(), first);
+    assert.notDeepEqual(first[first.length - 2], first[first.length - 1], 'a new mask at each call (last block, rate 0.5)');
+    assert.deepEqual(layersOf(nfResNet({ ...small, seed: undefined, depth: 14, stochasticDepth: 0.6 }), 'StochasticDepth').map((l) => l.getConfig().seed), [undefined, undefined, undefined, undefined, undefined]);
+  });
+
   it('rejects a norm, a bad depth and bad rates, naming the argument', () => {
     assert.throws(() => nfResNet({ ...small, norm: 'bn' }), /nfResNet: argument 'norm' is invalid: got 'bn'.*'none'/);
     assert.doesNotThrow(() => nfResNet({ ...small, norm: 'none' }));
