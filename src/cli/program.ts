@@ -3,6 +3,7 @@
  * `diagnose.ts`; a new one adds a file exporting a {@link CommandFactory} and one entry in {@link COMMANDS}).
  * @module
  */
+import '../kernels/relaxed_simd_node.js'; // fused multiply-adds in the SIMD kernels on Node 20
 import { Command, CommanderError } from 'commander';
 import { tf } from '../engine.js';
 import { DivergenceError } from '../train/loop.js';

@@ -2,7 +2,7 @@
  * Registers batchfree's fast kernels for a backend, replacing the stock ones (`tf.unregisterKernel` then
  * `tf.registerKernel`). Idempotent. `init()` calls it for the backend it picks.
  *
- * `wasm`: the convolution gradients (SIMD micro-kernels, XNNPACK fallback), the depthwise-convolution
+ * `wasm`: the forward convolutions (`Conv2D`, `FusedConv2D`) and their gradients (SIMD micro-kernels, XNNPACK fallback), the depthwise-convolution
  * gradients and `UnsortedSegmentSum` (missing from the backend), pooling gradients, `Slice`/`Concat`/`SplitV`
  * (SIMD row copies), `Tile`, `Sum`/`Mean` over outer axes (XNNPACK average pooling), copy-free
  * `Identity`/`Cast`. `cpu`: the convolution gradients, `Tile` and `Sum`/`Mean` over outer axes. Both: the `Sum`/`Mean` gradients of
@@ -12,6 +12,7 @@
 import { tf } from '../engine.js';
 import { KernelArgs, TensorInfo } from './backend_access.js';
 import { conv2DBackpropFilterCpu, conv2DBackpropFilterWasm, conv2DBackpropInputCpu, conv2DBackpropInputWasm } from './conv2d_grads.js';
+import { makeConv2DWasm, makeFusedConv2DWasm } from './conv2d_forward.js';
 import { makeTileCpu, makeTileWasm } from './tile.js';
 import { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwise_grads.js';
 import { unsortedSegmentSumWasm } from './segment_sum.js';
@@ -27,6 +28,8 @@ type KernelFactory = (stock?: Kernel) => Kernel;
 
 const KERNELS: Record<string, Record<string, KernelFactory>> = {
   wasm: {
+    Conv2D: (stock) => makeConv2DWasm(stock),
+    FusedConv2D: (stock) => makeFusedConv2DWasm(stock),
     Conv2DBackpropFilter: () => conv2DBackpropFilterWasm,
     Conv2DBackpropInput: () => conv2DBackpropInputWasm,
     DepthwiseConv2dNativeBackpropFilter: () => depthwiseBackpropFilterWasm,
