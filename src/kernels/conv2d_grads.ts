@@ -7,8 +7,8 @@
  * - input gradient `dx[b,h,w,ci] = sum_{kh,kw,co: h = oh*sh - pt + kh, w = ...} dy[b,oh,ow,co] * w[kh,kw,ci,co]`.
  *
  * On `wasm`:
- * - with WebAssembly SIMD (all current engines) and channel counts that are multiples of 4 (output channels
- *   for `dw`, input channels for `dx`), both are SIMD micro-kernels (`simd/kernels.ts`) reading `x`, `dy` and
+ * - with WebAssembly SIMD (all current engines) — and, for `dw`, output channels a multiple of 4; `dx` pads other
+ *   input-channel counts to one, e.g. the 1- or 3-channel stems — both are SIMD micro-kernels (`simd/kernels.ts`) reading `x`, `dy` and
  *   `w` in place on the backend's heap: per chunk of images, tap and channel block, register-blocked outer
  *   products (`dw`) or `dy . w^T` products added to `dx`;
  * - otherwise they are forward convolutions on the backend's XNNPACK `Conv2D` (PEERS.md): `dw` = conv of the
@@ -24,7 +24,7 @@
  * @module
  */
 import { tf } from '../engine.js';
-import { CpuBackendLike, KernelArgs, TensorInfo, WasmBackendLike, callKernel, cpuF32, wasmF32, wasmMemory } from './backend_access.js';
+import { CpuBackendLike, KernelArgs, TensorInfo, WasmBackendLike, callKernel, cpuF32, wasmF32, wasmMemory, wasmPtr } from './backend_access.js';
 import { SimdKernels, simdKernels } from './simd/kernels.js';
 
 /** Attributes TF.js passes to both gradient kernels. */
@@ -181,15 +181,21 @@ function phase(r: number, k: number, s: number, pad: number, size: number, outSi
  * output-gradient pixels whose input pixel is inside the image add `dy[pixel] . w[tap]^T` to it, four pixels
  * at a time. Reads `dy` in place; the kernel is transposed to `[KH, KW, Co, Ci]` first (small).
  */
-function conv2DBackpropInputSimd(backend: WasmBackendLike, k: SimdKernels, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
+function conv2DBackpropInputSimd(backend: WasmBackendLike, k: SimdKernels, dy: TensorInfo, filter: TensorInfo, geometry: ConvGeometry): TensorInfo {
+  // Input channels not a multiple of 4 (stems: 1 or 3): compute 4-channel vectors into a padded gradient, the
+  // kernel padded with zeros, then keep the first Ci channels of each pixel.
+  const g = { ...geometry, inC: Math.ceil(geometry.inC / 4) * 4 };
   const { batch: B, inH: H, inW: W, inC: Ci, outH: OH, outW: OW, outC: Co, kH: KH, kW: KW, strideH: sh, strideW: sw, padTop: pt, padLeft: pl } = g;
-  const dx = backend.makeOutput([B, H, W, Ci], 'float32');
+  const Cx = geometry.inC;
+  const dx = backend.makeOutput([B, H, W, Ci], 'float32'); // the gradient, with the padded channels
   const wT = backend.makeOutput([KH, KW, Co, Ci], 'float32');
+  const dxOut = Ci === Cx ? dx : backend.makeOutput([B, H, W, Cx], 'float32'); // the result
   wasmF32(backend, dx).fill(0);
   const w = wasmF32(backend, filter), t = wasmF32(backend, wT);
+  if (Ci !== Cx) t.fill(0);
   for (let tap = 0; tap < KH * KW; tap++) {
-    const o = tap * Ci * Co;
-    for (let ci = 0; ci < Ci; ci++) for (let co = 0; co < Co; co++) t[o + co * Ci + ci] = w[o + ci * Co + co];
+    const i0 = tap * Cx * Co, o0 = tap * Co * Ci;
+    for (let ci = 0; ci < Cx; ci++) for (let co = 0; co < Co; co++) t[o0 + co * Ci + ci] = w[i0 + ci * Co + co];
   }
   const dyPtr = backend.dataIdMap.get(dy.dataId).memoryOffset;
   const dxPtr = backend.dataIdMap.get(dx.dataId).memoryOffset;
@@ -222,11 +228,15 @@ function conv2DBackpropInputSimd(backend: WasmBackendLike, k: SimdKernels, dy: T
     }
   }
   backend.disposeData(wT.dataId);
-  return dx;
+  if (dxOut === dx) return dx;
+  const bytes = Cx * 4;
+  k.copyRows(dxPtr, wasmPtr(backend, dxOut), B * H * W, Math.floor(bytes / 16), (bytes % 16) / 4, Ci * 4, bytes);
+  backend.disposeData(dx.dataId);
+  return dxOut;
 }
 
 /**
- * `Conv2DBackpropInput` on `wasm` without SIMD kernels (or input channels not a multiple of 4). Each of the `sh * sw` phases of the input (positions with the same
+ * `Conv2DBackpropInput` on `wasm` without SIMD kernels. Each of the `sh * sw` phases of the input (positions with the same
  * residue modulo the stride) receives contributions from one sub-grid of kernel taps only, through a
  * stride-1 convolution of `dy` with that sub-kernel flipped and transposed. This does the useful
  * multiply-adds only, unlike the zero-inserted formulation (`sh * sw` times more). Stride 1 is one phase
@@ -237,7 +247,7 @@ export function conv2DBackpropInputWasm(args: KernelArgs): TensorInfo {
   const { dy, filter } = args.inputs;
   const attrs = args.attrs as unknown as ConvGradAttrs;
   const g = convGeometry('Conv2DBackpropInput', attrs.inputShape as number[], filter.shape, attrs);
-  const memory = g.inC % 4 === 0 ? wasmMemory(backend) : undefined;
+  const memory = wasmMemory(backend);
   const simd = memory === undefined ? null : simdKernels(memory);
   if (simd !== null) return conv2DBackpropInputSimd(backend, simd, dy, filter, g);
   const { batch: B, inH: H, inW: W, inC: Ci, outH: OH, outW: OW, kH: KH, kW: KW, strideH: sh, strideW: sw } = g;

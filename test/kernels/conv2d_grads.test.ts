@@ -8,8 +8,8 @@ import { assertClose, randn } from '../helpers.js';
 type Pad = 'same' | 'valid' | number | [[0, 0], [number, number], [number, number], [0, 0]];
 interface Case { name: string; x: number[]; k: [number, number]; co: number; strides: number | [number, number]; pad: Pad; scale?: number }
 
-// On wasm, output channels a multiple of 4 take the SIMD weight gradient and input channels a multiple of 4
-// the SIMD input gradient; the other cases their XNNPACK fallbacks.
+// On wasm, output channels a multiple of 4 take the SIMD weight gradient, the others its XNNPACK fallback; the
+// input gradient is always SIMD (input channels not a multiple of 4 are padded to one).
 const cases: Case[] = [
   { name: '3x3 stride 1 same, B = 1, odd sizes', x: [1, 5, 7, 3], k: [3, 3], co: 4, strides: 1, pad: 'same' },
   { name: '3x3 stride 2 same (Co = 5: fallback path)', x: [2, 7, 6, 2], k: [3, 3], co: 5, strides: 2, pad: 'same' },
