@@ -1,5 +1,5 @@
 /**
- * Gradients of `Sum` and `Mean` without a materialised tensor of ones.
+ * Gradients of `Sum` and `Mean` without a materialised tensor of ones, and of `Relu` in one pass.
  *
  * TF.js computes them as `reshape(dy) * ones(x.shape)` (and `/ n` for the mean), where `tf.ones` fills a
  * JavaScript array element by element and uploads it to the backend: ~12 ms per training step of the
@@ -7,9 +7,13 @@
  * first and then broadcast with `tf.broadcastTo` (the `Tile` kernel: block copies). The values are the
  * same; for rank > 4, where `Tile` has no gradient of its own, the stock formulation is kept so that
  * higher-order gradients still work.
+ *
+ * `Relu`: TF.js computes `dy * step(x)` (two passes and a temporary); where the fused kernels run (`wasm`, `cpu`,
+ * float32) the `BatchfreeReluGrad` kernel does it in one pass, with the same values. Elsewhere the stock formula.
  * @module
  */
 import { tf } from '../engine.js';
+import { fusable, fusedKernelsActive, fusedReluGrad } from './fused/index.js';
 
 type GradConfig = NonNullable<ReturnType<typeof tf.getGradient>>;
 
@@ -35,6 +39,17 @@ const GRADIENTS: GradConfig[] = [
     inputsToSave: ['x'],
     gradFunc: (dy, saved, attrs) => ({ x: () => broadcastGrad(dy as tf.Tensor, saved[0], (attrs as { axis: number[] }).axis, true) }),
   },
+  {
+    kernelName: 'Relu',
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => ({
+      x: () => {
+        const [x] = saved, g = dy as tf.Tensor;
+        if (fusedKernelsActive() && fusable(x, g) && g.size === x.size) return fusedReluGrad(g, x);
+        return tf.mul(g, tf.step(tf.cast(x, 'float32')));
+      },
+    }),
+  },
 ];
 
 const stock = new Map<string, GradConfig | undefined>();
@@ -49,7 +64,7 @@ export function registerFastGradients(): void {
   }
 }
 
-/** Puts TF.js' own `Sum`/`Mean` gradients back. */
+/** Puts TF.js' own `Sum`/`Mean`/`Relu` gradients back. */
 export function restoreStockGradients(): void {
   for (const config of GRADIENTS) {
     if (tf.getGradient(config.kernelName) !== config) continue;

@@ -73,3 +73,46 @@ describe('Sum / Mean gradients', () => {
     assert.ok(tf.getGradient('Sum') !== undefined, 'stock gradient back');
   });
 });
+
+describe('Relu gradient', () => {
+  before(async () => {
+    await init({ backend: 'wasm' });
+  });
+  after(async () => {
+    registerFastGradients();
+    await tf.setBackend('wasm');
+  });
+
+  for (const shape of [[2, 5, 7, 12], [3, 5, 5, 7], [6, 10], [5]]) {
+    it(`is dy · [x > 0], one pass on wasm and cpu, TF.js' formula elsewhere: [${shape}]`, async () => {
+      const x = randn(shape, 80), dy = randn(shape, 81);
+      for (let i = 0; i < x.data.length; i += 9) x.data[i] = 0; // TF.js' step(0) = 0: no gradient at 0
+      const want = x.data.map((v, i) => (v > 0 ? dy.data[i] : 0));
+      for (const backend of ['wasm', 'cpu']) {
+        await tf.setBackend(backend);
+        const xt = tensor(x), dyt = tensor(dy);
+        const before = tf.memory().numTensors;
+        for (const fast of [true, false]) {
+          if (fast) registerFastGradients(); else restoreStockGradients();
+          const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu(a), dyt)))(xt);
+          assertClose(g.dataSync(), want, 1e-7, `${backend} ${fast ? 'batchfree' : 'stock'}`);
+          g.dispose();
+        }
+        assert.equal(tf.memory().numTensors, before, 'leaked tensors');
+        tf.dispose([xt, dyt]);
+      }
+      registerFastGradients();
+    });
+  }
+
+  it('is the one-pass kernel where the fused kernels run', () => {
+    registerFastGradients();
+    const x = tf.randomNormal([2, 4, 4, 8]);
+    const names = (async () => (await tf.profile(() => tf.grad((a: tf.Tensor) => tf.sum(tf.relu(a)))(x).dispose())).kernelNames)();
+    return names.then((k) => {
+      assert.ok(k.includes('BatchfreeReluGrad'), `kernels: ${k.join(', ')}`);
+      assert.ok(!k.includes('Step'), 'no Step kernel');
+      x.dispose();
+    });
+  });
+});

@@ -2,6 +2,7 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/engine.js';
 import { filterResponseNorm, tlu, prelu, affineTlu } from '../../src/ops/filter_response_norm.js';
+import { VARIANTS, onBackend } from './backends.js';
 import { Arr, assertClose, assertMatchesReference, assertNoLeak, autodiffGrads, finiteDifferenceGrads, randn, tensor, useCpu, values } from '../helpers.js';
 
 /** Independent float64 reference of FRN: loops over (b, c), mean over the spatial positions. */
@@ -105,17 +106,33 @@ describe('filterResponseNorm', () => {
 describe('tlu and its ablation variants', () => {
   before(useCpu);
 
-  for (const shape of [[2, 3, 3, 4], [5, 4]]) {
-    it(`tlu = max(x, tau) per channel with the right gradients, shape [${shape}]`, () => {
-      const C = shape[shape.length - 1];
-      const x = randn(shape, 3), tau = randn([C], 4, 0.5), dy = randn(shape, 5);
-      const xs = [x, tau].map(tensor);
-      assertClose(values(tlu(xs[0], xs[1])), tluReference(x.data, tau.data), 1e-6, 'forward');
-      const got = autodiffGrads((a, t) => tlu(a, t), xs, tensor(dy));
-      const want = finiteDifferenceGrads((v) => tluReference(v[0], v[1]), [x.data, tau.data], dy.data);
-      assertClose(got[0], want[0], 1e-4, 'd/dx');
-      assertClose(got[1], want[1], 1e-4, 'd/dtau');
-    });
+  for (const shape of [[2, 3, 3, 4], [5, 4], [2, 5, 7, 12], [3, 5, 5, 7]]) {
+    for (const v of VARIANTS) {
+      it(`tlu = max(x, tau) per channel with the right gradients, shape [${shape}], ${v.name}`, async () => {
+        const C = shape[shape.length - 1];
+        const x = randn(shape, 3), tau = randn([C], 4, 0.5), dy = randn(shape, 5);
+        // Some inputs exactly at their threshold: the gradient goes to tau there.
+        tau.data.forEach((t, c) => { tau.data[c] = Math.fround(t); });
+        for (let i = 0; i < x.data.length; i += 11) x.data[i] = tau.data[i % C];
+        await onBackend(v.backend, () => {
+          const xs = [x, tau].map(tensor);
+          assertNoLeak(() => {
+            const y = tlu(xs[0], xs[1]);
+            assertClose(values(y), tluReference(x.data, tau.data), 1e-6, 'forward');
+            y.dispose();
+          });
+          const got = autodiffGrads((a, t) => tlu(a, t), xs, tensor(dy));
+          const want = finiteDifferenceGrads((vv) => tluReference(vv[0], vv[1]), [x.data, tau.data], dy.data);
+          // At x = tau exactly, the one-sided difference is the gradient the op documents (to tau).
+          const atTau = (i: number) => i % 11 === 0;
+          const wantX = want[0].map((g, i) => (atTau(i) ? 0 : g)), wantTau = Float64Array.from(want[1]);
+          for (let i = 0; i < x.data.length; i += 11) wantTau[i % C] += dy.data[i] - want[0][i];
+          assertClose(got[0], wantX, 1e-4, 'd/dx');
+          assertClose(got[1], wantTau, 1e-4, 'd/dtau');
+          tf.dispose(xs);
+        }, v.fused);
+      });
+    }
   }
 
   it('prelu = max(x, kx) and affineTlu = max(x, kx + tau), with gradients', () => {

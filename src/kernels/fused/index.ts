@@ -10,9 +10,12 @@
  * @module
  */
 import { tf } from '../../engine.js';
-import { FUSED_NORM_KERNELS, FUSED_PROXY_KERNEL, FusedNormKernel, fusedActivationOf, fusedConfig, fusedKernelsActive, registerFusedKernels } from './kernels.js';
+import {
+  FUSED_NORM_KERNELS, FUSED_PROXY_KERNEL, FUSED_RELU_GRAD_KERNEL, FUSED_TLU_KERNEL, FusedNormKernel, fusedActivationOf, fusedConfig,
+  fusedKernelsActive, registerFusedKernels,
+} from './kernels.js';
 
-export { FUSED_NORM_KERNELS, FUSED_PROXY_KERNEL, fusedActivationOf, fusedConfig, fusedKernelsActive };
+export { FUSED_NORM_KERNELS, FUSED_PROXY_KERNEL, FUSED_RELU_GRAD_KERNEL, FUSED_TLU_KERNEL, fusedActivationOf, fusedConfig, fusedKernelsActive };
 export type { FusedNormKernel };
 export { FUSED_ACTIVATIONS } from './simd_module.js';
 export type { FusedActivation } from './simd_module.js';
@@ -107,4 +110,17 @@ export function fusedProxyActivation(x: tf.Tensor, o: FusedProxyOptions): tf.Ten
     };
     return tf.engine().runKernel(FUSED_PROXY_KERNEL, inputs, { activation } as unknown as tf.NamedAttrMap) as tf.Tensor;
   });
+}
+
+/**
+ * The fused TLU `max(x, tau)` (eq. 3 of Singh & Krishnan; arguments already checked by the calling op): one pass
+ * forward, two backward. Differentiable in `x` and `tau` (the gradient goes to `tau` where `x = tau`).
+ */
+export function fusedTlu(x: tf.Tensor, tau: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel(FUSED_TLU_KERNEL, { x, tau }) as tf.Tensor;
+}
+
+/** `dy · [x > 0]` in one pass (the ReLU gradient), for float32 `x` and `dy` of the same shape on a fused backend. */
+export function fusedReluGrad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel(FUSED_RELU_GRAD_KERNEL, { dy, x }) as tf.Tensor;
 }

@@ -15,6 +15,8 @@
  *   units) and `offset` `[U, C]` the centring remainder kept for the backward pass (internal: no gradient).
  *   Their gradient kernels `<name>Grad`: inputs `dy, dmean, dvariance, drstd, x, gamma, beta, tau, learnedEps,
  *   rstd, offset`; outputs `[dx, dgamma, dbeta, dtau, dlearnedEps]`.
+ * - `BatchfreeTlu`: inputs `x, tau` (`[C]`), output `y = max(x, tau)`; gradient kernel `BatchfreeTluGrad`: inputs
+ *   `dy, x, tau`, outputs `[dx, dtau]`. `BatchfreeReluGrad`: inputs `dy, x`, output `dy · [x > 0]`.
  * - `BatchfreeProxyActivation`: inputs `x, gamma, beta, mean, invStd` (`[C]` each), attrs `{ activation }`;
  *   output `y`. Gradient kernel `BatchfreeProxyActivationGrad`: inputs `dy` plus the forward inputs; outputs
  *   `[dx, dgamma, dbeta, dmean, dinvStd]`.
@@ -25,6 +27,7 @@ import { CpuBackendLike, KernelArgs, TensorInfo, WasmBackendLike, cpuF32, sizeOf
 import { Heap, periodOf, scratchBytes } from './heap.js';
 import { NormSpec, normBackward, normForward } from './norm_core.js';
 import { proxyBackward, proxyForward } from './proxy_core.js';
+import { thresholdBackward, thresholdForward } from './threshold_core.js';
 import { FUSED_ACTIVATIONS, FusedActivation, simdFor } from './simd_module.js';
 
 /** Names of the fused normalization kernels. */
@@ -33,6 +36,10 @@ export const FUSED_NORM_KERNELS = ['BatchfreeFrnTlu', 'BatchfreeGroupNorm', 'Bat
 export type FusedNormKernel = typeof FUSED_NORM_KERNELS[number];
 /** Name of the fused proxy-normalized activation kernel. */
 export const FUSED_PROXY_KERNEL = 'BatchfreeProxyActivation';
+/** Name of the fused TLU kernel (`max(x, tau)`); its gradient kernel is `BatchfreeTluGrad`. */
+export const FUSED_TLU_KERNEL = 'BatchfreeTlu';
+/** Name of the one-pass ReLU gradient kernel (`dy · [x > 0]`). */
+export const FUSED_RELU_GRAD_KERNEL = 'BatchfreeReluGrad';
 /** Backends with fused kernels. */
 export const FUSED_BACKENDS = ['wasm', 'cpu'] as const;
 
@@ -229,6 +236,49 @@ function proxyBackwardKernel(backendName: string) {
   };
 }
 
+// ---------------------------------------------------------------------------------------------- thresholds
+
+function thresholdSpec(x: TensorInfo) {
+  return { size: sizeOf(x.shape), channels: x.shape.length === 0 ? 1 : x.shape[x.shape.length - 1] };
+}
+
+function tluForwardKernel(backendName: string) {
+  return (args: KernelArgs): TensorInfo => {
+    const { x, tau } = args.inputs;
+    const spec = thresholdSpec(x);
+    const t = readSmall(args, backendName, tau);
+    const [y] = withHeap(args, backendName, [x], [x.shape], scratchBytes(periodOf(spec.channels)), (heap, [xp], [yp], scratch) => {
+      thresholdForward(heap, spec, xp, yp, scratch, t);
+    });
+    return y;
+  };
+}
+
+function tluBackwardKernel(backendName: string) {
+  return (args: KernelArgs): TensorInfo[] => {
+    const { dy, x, tau } = args.inputs;
+    const spec = thresholdSpec(x);
+    const t = readSmall(args, backendName, tau);
+    let dtau: Float64Array = new Float64Array(0);
+    const [dx] = withHeap(args, backendName, [x, dy], [x.shape], scratchBytes(periodOf(spec.channels)), (heap, [xp, dzp], [dxp], scratch) => {
+      dtau = thresholdBackward(heap, spec, xp, dzp, dxp, scratch, t, true);
+    });
+    return [dx, makeSmall(args, backendName, tau.shape, dtau)];
+  };
+}
+
+function reluBackwardKernel(backendName: string) {
+  return (args: KernelArgs): TensorInfo => {
+    const { dy, x } = args.inputs;
+    const spec = thresholdSpec(x);
+    const zero = new Float32Array(spec.channels);
+    const [dx] = withHeap(args, backendName, [x, dy], [x.shape], scratchBytes(periodOf(spec.channels)), (heap, [xp, dzp], [dxp], scratch) => {
+      thresholdBackward(heap, spec, xp, dzp, dxp, scratch, zero, false);
+    });
+    return dx;
+  };
+}
+
 // ------------------------------------------------------------------------------------------- registration
 
 let registered = false;
@@ -244,6 +294,9 @@ export function registerFusedKernels(): void {
     ...FUSED_NORM_KERNELS.flatMap((name): Array<[string, typeof normForwardKernel]> => [[name, normForwardKernel], [`${name}Grad`, normBackwardKernel]]),
     [FUSED_PROXY_KERNEL, proxyForwardKernel],
     [`${FUSED_PROXY_KERNEL}Grad`, proxyBackwardKernel],
+    [FUSED_TLU_KERNEL, tluForwardKernel],
+    [`${FUSED_TLU_KERNEL}Grad`, tluBackwardKernel],
+    [FUSED_RELU_GRAD_KERNEL, reluBackwardKernel],
   ];
   for (const backendName of FUSED_BACKENDS) {
     for (const [kernelName, factory] of kernels) {
@@ -266,6 +319,15 @@ export function registerFusedKernels(): void {
       },
     });
   }
+  tf.registerGradient({
+    kernelName: FUSED_TLU_KERNEL,
+    inputsToSave: ['x', 'tau'],
+    gradFunc: (dy, saved) => {
+      const [x, tau] = saved;
+      const g = tf.engine().runKernel(`${FUSED_TLU_KERNEL}Grad`, { dy: dy as tf.Tensor, x, tau }) as tf.Tensor[];
+      return { x: () => g[0], tau: () => g[1] };
+    },
+  });
   tf.registerGradient({
     kernelName: FUSED_PROXY_KERNEL,
     inputsToSave: ['x', 'gamma', 'beta', 'mean', 'invStd'],
