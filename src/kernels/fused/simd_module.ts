@@ -35,6 +35,8 @@ export const LAYOUT_NORM_BWD_STATS = { params: 5, acc: 3 } as const;
 export const LAYOUT_PROXY_FWD = 4;
 /** Parameters / accumulators of `pn_bwd_*`: gamma, beta, mu, s gamma ; sum(w x), sum(w), sum(dz), sum(dz (f - mu)). */
 export const LAYOUT_PROXY_BWD = { params: 4, acc: 4 } as const;
+/** Parameters / accumulators of `tlu_bwd`: tau ; sum(dz where x <= tau). */
+export const LAYOUT_TLU_BWD = { params: 1, acc: 1 } as const;
 /** The largest parameter / accumulator counts (scratch sizing). */
 export const MAX_PARAMS = 8, MAX_ACC = 4;
 
@@ -43,7 +45,8 @@ export const MAX_PARAMS = 8, MAX_ACC = 4;
  * doc; variant suffixes in {@link normKernels}):
  * - `norm_stats_{c,u}(x, periods, P, chunk, prm, acc)`, `norm_bwd_stats_{c,u}{t,n}(x, dz, periods, P, chunk, prm, acc)`;
  * - `norm_apply_{c,u}{t,n}(x, y, periods, P, chunk, prm)`, `norm_bwd_apply_{c,u}{t,n}(x, dz, dx, periods, P, chunk, prm)`;
- * - `pn_fwd_<act>(x, y, periods, P, chunk, prm)`, `pn_bwd_<act>(x, dz, dx, periods, P, chunk, prm, acc)`.
+ * - `pn_fwd_<act>(x, y, periods, P, chunk, prm)`, `pn_bwd_<act>(x, dz, dx, periods, P, chunk, prm, acc)`;
+ * - `tlu_bwd(x, dz, dx, periods, P, chunk, prm, acc)`: `dx = dz·[x > tau]` and the sums of `dz·[x <= tau]`, one pass.
  */
 export type SimdExports = Record<string, (...args: number[]) => void>;
 
@@ -345,10 +348,23 @@ function proxyBackward(act: FusedActivation): string {
   });
 }
 
+// ------------------------------------------------------------------------------------------- TLU backward
+
+/** TLU backward in one pass: writes `dx = dz·[tau < x]` and accumulates `dz - dx` (the gradient of `tau`). */
+function tluBackward(): string {
+  return reduction({
+    name: 'tlu_bwd', pointers: ['dz', 'dx'], params: ['t'], acc: ['st'], locals: ['g', 'e'],
+    body: `${load('dz')} local.set $g
+      local.get $g local.get $t ${load('x')} f32x4.lt v128.and local.set $e
+      local.get $dx local.get $off i32.add local.get $e v128.store
+      local.get $g local.get $e f32x4.sub local.set $g ${accumulate('st', 'g')}`,
+  });
+}
+
 /** The whole module's text. */
 export function simdSource(): string {
   return [...normKernels(true, true), ...normKernels(true, false), ...normKernels(false, true), ...normKernels(false, false),
-    ...FUSED_ACTIVATIONS.flatMap((a) => [proxyForward(a), proxyBackward(a)])].join('\n');
+    ...FUSED_ACTIVATIONS.flatMap((a) => [proxyForward(a), proxyBackward(a)]), tluBackward()].join('\n');
 }
 
 // ------------------------------------------------------------------------------------------- instantiation

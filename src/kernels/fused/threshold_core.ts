@@ -4,13 +4,13 @@
  * innermost axis has `C` channels.
  *
  * - TLU forward, eq. (3) of Singh & Krishnan: `y = max(x, tau)` (one pass);
- * - TLU backward: `dx = dy · [x > tau]`, `dtau = sum (dy · [x <= tau])` per channel (two passes: the sums, then
- *   `dx`), the gradient going to `tau` where `x = tau` (as `relu(x - tau) + tau` does);
+ * - TLU backward: `dx = dy · [x > tau]`, `dtau = sum (dy · [x <= tau])` per channel (one pass, its own loop
+ *   `tlu_bwd`), the gradient going to `tau` where `x = tau` (as `relu(x - tau) + tau` does);
  * - ReLU backward: `dx = dy · [x > 0]` (one pass, instead of TF.js' `Step` then `Multiply`).
  * @module
  */
 import { Heap, chunkPeriods, foldAcc, periodOf, scratchLayout, views, writeParam, zeroAcc } from './heap.js';
-import { LAYOUT_NORM_APPLY, LAYOUT_NORM_BWD_APPLY, LAYOUT_NORM_BWD_STATS } from './simd_module.js';
+import { LAYOUT_NORM_APPLY, LAYOUT_NORM_BWD_APPLY, LAYOUT_TLU_BWD } from './simd_module.js';
 
 /** Size and channel count of one thresholded tensor. */
 export interface ThresholdSpec {
@@ -55,14 +55,14 @@ export function thresholdBackward(heap: Heap, s: ThresholdSpec, x: number, dz: n
   const dtau = new Float64Array(C);
   if (full > 0 && simd !== null) {
     if (withTauGradient) {
-      writeNeutral(f32, prm, P, C, LAYOUT_NORM_BWD_STATS.params, tau, []);
-      zeroAcc(f64, acc, P, LAYOUT_NORM_BWD_STATS.acc);
-      simd.norm_bwd_stats_ut(x, dz, full, P, chunk, prm, acc);
-      foldAcc(f64, acc, P, C, LAYOUT_NORM_BWD_STATS.acc, 2, dtau);
+      writeParam(f32, prm, P, C, LAYOUT_TLU_BWD.params, 0, tau);
+      zeroAcc(f64, acc, P, LAYOUT_TLU_BWD.acc);
+      simd.tlu_bwd(x, dz, dx, full, P, chunk, prm, acc);
+      foldAcc(f64, acc, P, C, LAYOUT_TLU_BWD.acc, 0, dtau);
+    } else { // dx = e·p + xc·q with p = 1, q = 0
+      writeNeutral(f32, prm, P, C, LAYOUT_NORM_BWD_APPLY, tau, [new Float64Array(C).fill(1), new Float64Array(C), new Float64Array(C)]);
+      simd.norm_bwd_apply_ut(x, dz, dx, full, P, chunk, prm);
     }
-    // dx = e·p + xc·q with p = 1, q = 0.
-    writeNeutral(f32, prm, P, C, LAYOUT_NORM_BWD_APPLY, tau, [new Float64Array(C).fill(1), new Float64Array(C), new Float64Array(C)]);
-    simd.norm_bwd_apply_ut(x, dz, dx, full, P, chunk, prm);
   }
   for (let e = tailStart, c = 0, xb = x >>> 2, zb = dz >>> 2, db = dx >>> 2; e < s.size; e++, c = c + 1 === C ? 0 : c + 1) {
     const g = f32[zb + e];
