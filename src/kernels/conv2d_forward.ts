@@ -16,17 +16,14 @@
  * @module
  */
 import { KernelArgs, TensorInfo, WasmBackendLike, sizeOf, wasmF32, wasmMemory, wasmPtr } from './backend_access.js';
-import { convGeometry, type ConvGeometry } from './conv2d_grads.js';
-import { DGRAD_MAX_PB, SimdKernels, simdKernels } from './simd/kernels.js';
+import { convGeometry, dgradGrid, forEachTap, imagesPerChunk, type ConvGeometry } from './conv2d_grads.js';
+import { SimdKernels, simdKernels } from './simd/kernels.js';
 
 /** Fewest input channels for which the SIMD forward convolution beats XNNPACK (measured: 1-channel stems lose). */
 export const MIN_SIMD_INPUT_CHANNELS = 4;
 
 /** Bytes of input and output images processed together (a chunk that stays in cache across the taps). */
 const CHUNK_BYTES = 96 * 1024;
-
-/** Output-channel vectors (of 4) per micro-kernel call: 4 pixels x 3 vectors = 12 accumulators in registers. */
-const VECTOR_BLOCK = 3;
 
 /** Attributes of `Conv2D` / `FusedConv2D`. */
 interface ConvAttrs {
@@ -46,7 +43,7 @@ type Kernel = (args: KernelArgs) => TensorInfo;
  * chunk of images, tap and block of output channels.
  */
 export function conv2DForwardSimd(backend: WasmBackendLike, k: SimdKernels, x: TensorInfo, filter: TensorInfo, bias: TensorInfo | undefined, g: ConvGeometry): TensorInfo {
-  const { batch: B, inH: H, inW: W, inC: Ci, outH: OH, outW: OW, outC: Co, kH: KH, kW: KW, strideH: sh, strideW: sw, padTop: pt, padLeft: pl } = g;
+  const { batch: B, inH: H, inW: W, inC: Ci, outH: OH, outW: OW, outC: Co, kW: KW, strideH: sh, strideW: sw } = g;
   const y = backend.makeOutput([B, OH, OW, Co], 'float32');
   const out = wasmF32(backend, y);
   if (bias === undefined) {
@@ -61,34 +58,10 @@ export function conv2DForwardSimd(backend: WasmBackendLike, k: SimdKernels, x: T
     }
   }
   const xPtr = wasmPtr(backend, x), wPtr = wasmPtr(backend, filter), yPtr = wasmPtr(backend, y);
-  const vectors = Co / 4;
-  const chunk = Math.max(1, Math.floor(CHUNK_BYTES / ((H * W * Ci + OH * OW * Co) * 4)));
-  // Strides (bytes) of the micro-kernel's `in` (= x, sampled at the forward strides) and `out` (= y) grids.
-  const [inB, inR, inC, outB, outR, outC] = [H * W * Ci * 4, sh * W * Ci * 4, sw * Ci * 4, OH * OW * Co * 4, OW * Co * 4, Co * 4];
-  const PB = DGRAD_MAX_PB;
-  for (let b0 = 0; b0 < B; b0 += chunk) {
-    const nb = Math.min(chunk, B - b0);
-    for (let kh = 0; kh < KH; kh++) {
-      const oh0 = Math.max(0, Math.ceil((pt - kh) / sh)), oh1 = Math.min(OH, Math.floor((H - 1 + pt - kh) / sh) + 1);
-      if (oh1 <= oh0) continue;
-      for (let kw = 0; kw < KW; kw++) {
-        const ow0 = Math.max(0, Math.ceil((pl - kw) / sw)), ow1 = Math.min(OW, Math.floor((W - 1 + pl - kw) / sw) + 1);
-        if (ow1 <= ow0) continue;
-        const inBase = xPtr + (((b0 * H + oh0 * sh + kh - pt) * W + ow0 * sw + kw - pl) * Ci) * 4;
-        const outBase = yPtr + (((b0 * OH + oh0) * OW + ow0) * Co) * 4;
-        const tapBase = wPtr + (kh * KW + kw) * Ci * Co * 4;
-        const groups = Math.floor((ow1 - ow0) / PB), rest = (ow1 - ow0) % PB;
-        for (let v = 0; v < vectors; v += VECTOR_BLOCK) {
-          const vb = Math.min(VECTOR_BLOCK, vectors - v);
-          if (groups > 0) k.dgrad[PB][vb](inBase, tapBase + v * 16, outBase + v * 16, nb, oh1 - oh0, groups, inB, inR, inC, outB, outR, outC, Ci, Co * 4);
-          if (rest > 0) {
-            k.dgrad[rest][vb](inBase + groups * PB * inC, tapBase + v * 16, outBase + v * 16 + groups * PB * outC,
-              nb, oh1 - oh0, 1, inB, inR, inC, outB, outR, outC, Ci, Co * 4);
-          }
-        }
-      }
-    }
-  }
+  const inS: [number, number, number] = [H * W * Ci * 4, sh * W * Ci * 4, sw * Ci * 4], outS: [number, number, number] = [OH * OW * Co * 4, OW * Co * 4, Co * 4];
+  forEachTap(g, imagesPerChunk(g, CHUNK_BYTES), ({ nb, kh, kw, rows, cols, inPixel, outPixel }) => {
+    dgradGrid(k, xPtr + inPixel * Ci * 4, wPtr + (kh * KW + kw) * Ci * Co * 4, yPtr + outPixel * Co * 4, nb, rows, cols, inS, outS, Ci, Co * 4, Co / 4);
+  });
   return y;
 }
 

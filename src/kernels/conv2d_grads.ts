@@ -25,7 +25,7 @@
  */
 import { tf } from '../engine.js';
 import { CpuBackendLike, KernelArgs, TensorInfo, WasmBackendLike, callKernel, cpuF32, wasmF32, wasmMemory, wasmPtr } from './backend_access.js';
-import { SimdKernels, simdKernels } from './simd/kernels.js';
+import { DGRAD_MAX_PB, SimdKernels, simdKernels } from './simd/kernels.js';
 
 /** Attributes TF.js passes to both gradient kernels. */
 interface ConvGradAttrs {
@@ -60,6 +60,65 @@ export function convGeometry(kernel: string, xShape: number[], filterShape: numb
   };
 }
 
+/** Images per chunk of a SIMD convolution pass: as many as keep `bytes` of input and output images in cache (at least 1). */
+export function imagesPerChunk(g: ConvGeometry, bytes: number): number {
+  return Math.max(1, Math.floor(bytes / ((g.inH * g.inW * g.inC + g.outH * g.outW * g.outC) * 4)));
+}
+
+/** One kernel tap of one chunk of images: the output pixels it reaches, and their first input and output pixels. */
+export interface TapRange {
+  /** First image and number of images of the chunk. */
+  b0: number; nb: number;
+  kh: number; kw: number;
+  /** Output rows `[oh0, oh0 + rows)` and columns `[ow0, ow0 + cols)` whose input pixel lies inside the image. */
+  oh0: number; rows: number; ow0: number; cols: number;
+  /** Pixel indices (NHWC, without the channel) of the first input pixel `(oh0·sh - pt + kh, ow0·sw - pl + kw)` and of the first output pixel. */
+  inPixel: number; outPixel: number;
+}
+
+/**
+ * Calls `visit` for each chunk of `chunk` images and each kernel tap `(kh, kw)` that reaches at least one input
+ * pixel inside the image (the padding contributes nothing): the loop shared by the SIMD forward convolution and
+ * both gradients.
+ */
+export function forEachTap(g: ConvGeometry, chunk: number, visit: (t: TapRange) => void): void {
+  const { batch: B, inH: H, inW: W, outH: OH, outW: OW, kH: KH, kW: KW, strideH: sh, strideW: sw, padTop: pt, padLeft: pl } = g;
+  for (let b0 = 0; b0 < B; b0 += chunk) {
+    const nb = Math.min(chunk, B - b0);
+    for (let kh = 0; kh < KH; kh++) {
+      const oh0 = Math.max(0, Math.ceil((pt - kh) / sh)), oh1 = Math.min(OH, Math.floor((H - 1 + pt - kh) / sh) + 1);
+      if (oh1 <= oh0) continue;
+      for (let kw = 0; kw < KW; kw++) {
+        const ow0 = Math.max(0, Math.ceil((pl - kw) / sw)), ow1 = Math.min(OW, Math.floor((W - 1 + pl - kw) / sw) + 1);
+        if (ow1 <= ow0) continue;
+        visit({
+          b0, nb, kh, kw, oh0, rows: oh1 - oh0, ow0, cols: ow1 - ow0,
+          inPixel: (b0 * H + oh0 * sh + kh - pt) * W + ow0 * sw + kw - pl, outPixel: (b0 * OH + oh0) * OW + ow0,
+        });
+      }
+    }
+  }
+}
+
+/** Byte strides of a `dgrad` pixel grid: per image, per row, per column. */
+type GridStrides = [number, number, number];
+
+/**
+ * `out[pixel, 0..4·vectors) += in[pixel', 0..K) · mat[0..K, 0..4·vectors)` over a `nb × rows × cols` grid of pixels
+ * (`in`/`out` strides `inS`/`outS`, bytes), by the `dgrad` micro-kernels: blocks of 4 pixels × 3 vectors (12
+ * accumulators), then the remaining columns. `mat` rows are `matRow` bytes apart.
+ */
+export function dgradGrid(k: SimdKernels, inBase: number, matBase: number, outBase: number, nb: number, rows: number, cols: number,
+  inS: GridStrides, outS: GridStrides, K: number, matRow: number, vectors: number): void {
+  const PB = DGRAD_MAX_PB, VB = 3;
+  const groups = Math.floor(cols / PB), rest = cols % PB;
+  for (let v = 0; v < vectors; v += VB) {
+    const vb = Math.min(VB, vectors - v);
+    if (groups > 0) k.dgrad[PB][vb](inBase, matBase + v * 16, outBase + v * 16, nb, rows, groups, ...inS, ...outS, K, matRow);
+    if (rest > 0) k.dgrad[rest][vb](inBase + groups * PB * inS[2], matBase + v * 16, outBase + v * 16 + groups * PB * outS[2], nb, rows, 1, ...inS, ...outS, K, matRow);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------- wasm
 
 /** Bytes of `x` and `dy` processed together by the SIMD gradients (a chunk of images that stays in cache). */
@@ -71,37 +130,26 @@ const WGRAD_CHUNK_BYTES = 64 * 1024;
  * accumulates the outer products over the output pixels whose input pixel is inside the image.
  */
 function conv2DBackpropFilterSimd(backend: WasmBackendLike, k: SimdKernels, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
-  const { batch: B, inH: H, inW: W, inC: Ci, outH: OH, outW: OW, outC: Co, kH: KH, kW: KW, strideH: sh, strideW: sw, padTop: pt, padLeft: pl } = g;
+  const { inH: H, inW: W, inC: Ci, outH: OH, outW: OW, outC: Co, kH: KH, kW: KW, strideH: sh, strideW: sw } = g;
   const out = backend.makeOutput([KH, KW, Ci, Co], 'float32');
   wasmF32(backend, out).fill(0);
   const xPtr = backend.dataIdMap.get(x.dataId).memoryOffset;
   const dyPtr = backend.dataIdMap.get(dy.dataId).memoryOffset;
   const outPtr = backend.dataIdMap.get(out.dataId).memoryOffset;
   const vectors = Co / 4;
-  const chunk = Math.max(1, Math.floor(WGRAD_CHUNK_BYTES / ((H * W * Ci + OH * OW * Co) * 4)));
   const [xB, xR, xC, dB, dR, dC] = [H * W * Ci * 4, sh * W * Ci * 4, sw * Ci * 4, OH * OW * Co * 4, OW * Co * 4, Co * 4];
-  for (let b0 = 0; b0 < B; b0 += chunk) {
-    const nb = Math.min(chunk, B - b0);
-    for (let kh = 0; kh < KH; kh++) {
-      const oh0 = Math.max(0, Math.ceil((pt - kh) / sh)), oh1 = Math.min(OH, Math.floor((H - 1 + pt - kh) / sh) + 1);
-      if (oh1 <= oh0) continue;
-      for (let kw = 0; kw < KW; kw++) {
-        const ow0 = Math.max(0, Math.ceil((pl - kw) / sw)), ow1 = Math.min(OW, Math.floor((W - 1 + pl - kw) / sw) + 1);
-        if (ow1 <= ow0) continue;
-        const xBase = xPtr + (((b0 * H + oh0 * sh + kh - pt) * W + ow0 * sw + kw - pl) * Ci) * 4;
-        const dBase = dyPtr + (((b0 * OH + oh0) * OW + ow0) * Co) * 4;
-        for (let ci = 0; ci < Ci; ci += 4) {
-          const cb = Math.min(4, Ci - ci);
-          const maxVb = cb === 4 ? 3 : 4; // at most 12 accumulators (+ operands) in the 16 vector registers
-          for (let v = 0; v < vectors; v += maxVb) {
-            const vb = Math.min(maxVb, vectors - v);
-            k.wgrad[cb][vb](xBase + ci * 4, dBase + v * 16, outPtr + (((kh * KW + kw) * Ci + ci) * Co + v * 4) * 4,
-              nb, oh1 - oh0, ow1 - ow0, xB, xR, xC, dB, dR, dC, Co * 4);
-          }
-        }
+  forEachTap(g, imagesPerChunk(g, WGRAD_CHUNK_BYTES), ({ nb, kh, kw, rows, cols, inPixel, outPixel }) => {
+    const xBase = xPtr + inPixel * Ci * 4, dBase = dyPtr + outPixel * Co * 4;
+    for (let ci = 0; ci < Ci; ci += 4) {
+      const cb = Math.min(4, Ci - ci);
+      const maxVb = cb === 4 ? 3 : 4; // at most 12 accumulators (+ operands) in the 16 vector registers
+      for (let v = 0; v < vectors; v += maxVb) {
+        const vb = Math.min(maxVb, vectors - v);
+        k.wgrad[cb][vb](xBase + ci * 4, dBase + v * 16, outPtr + (((kh * KW + kw) * Ci + ci) * Co + v * 4) * 4,
+          nb, rows, cols, xB, xR, xC, dB, dR, dC, Co * 4);
       }
     }
-  }
+  });
   return out;
 }
 
@@ -185,7 +233,7 @@ function conv2DBackpropInputSimd(backend: WasmBackendLike, k: SimdKernels, dy: T
   // Input channels not a multiple of 4 (stems: 1 or 3): compute 4-channel vectors into a padded gradient, the
   // kernel padded with zeros, then keep the first Ci channels of each pixel.
   const g = { ...geometry, inC: Math.ceil(geometry.inC / 4) * 4 };
-  const { batch: B, inH: H, inW: W, inC: Ci, outH: OH, outW: OW, outC: Co, kH: KH, kW: KW, strideH: sh, strideW: sw, padTop: pt, padLeft: pl } = g;
+  const { batch: B, inH: H, inW: W, inC: Ci, outH: OH, outW: OW, outC: Co, kH: KH, kW: KW, strideH: sh, strideW: sw } = g;
   const Cx = geometry.inC;
   const dx = backend.makeOutput([B, H, W, Ci], 'float32'); // the gradient, with the padded channels
   const wT = backend.makeOutput([KH, KW, Co, Ci], 'float32');
@@ -200,33 +248,11 @@ function conv2DBackpropInputSimd(backend: WasmBackendLike, k: SimdKernels, dy: T
   const dyPtr = backend.dataIdMap.get(dy.dataId).memoryOffset;
   const dxPtr = backend.dataIdMap.get(dx.dataId).memoryOffset;
   const wPtr = backend.dataIdMap.get(wT.dataId).memoryOffset;
-  const vectors = Ci / 4;
-  const PB = 4, VB = 3; // 12 accumulators
-  const chunk = Math.max(1, Math.floor(WGRAD_CHUNK_BYTES / ((H * W * Ci + OH * OW * Co) * 4)));
-  const [dB, dR, dC, xB, xR, xC] = [OH * OW * Co * 4, OW * Co * 4, Co * 4, H * W * Ci * 4, sh * W * Ci * 4, sw * Ci * 4];
-  for (let b0 = 0; b0 < B; b0 += chunk) {
-    const nb = Math.min(chunk, B - b0);
-    for (let kh = 0; kh < KH; kh++) {
-      const oh0 = Math.max(0, Math.ceil((pt - kh) / sh)), oh1 = Math.min(OH, Math.floor((H - 1 + pt - kh) / sh) + 1);
-      if (oh1 <= oh0) continue;
-      for (let kw = 0; kw < KW; kw++) {
-        const ow0 = Math.max(0, Math.ceil((pl - kw) / sw)), ow1 = Math.min(OW, Math.floor((W - 1 + pl - kw) / sw) + 1);
-        if (ow1 <= ow0) continue;
-        const dBase = dyPtr + (((b0 * OH + oh0) * OW + ow0) * Co) * 4;
-        const xBase = dxPtr + (((b0 * H + oh0 * sh + kh - pt) * W + ow0 * sw + kw - pl) * Ci) * 4;
-        const wBase = wPtr + (kh * KW + kw) * Co * Ci * 4;
-        const groups = Math.floor((ow1 - ow0) / PB), rest = (ow1 - ow0) % PB;
-        for (let v = 0; v < vectors; v += VB) {
-          const vb = Math.min(VB, vectors - v);
-          if (groups > 0) k.dgrad[PB][vb](dBase, wBase + v * 16, xBase + v * 16, nb, oh1 - oh0, groups, dB, dR, dC, xB, xR, xC, Co, Ci * 4);
-          if (rest > 0) {
-            k.dgrad[rest][vb](dBase + groups * PB * dC, wBase + v * 16, xBase + v * 16 + groups * PB * xC,
-              nb, oh1 - oh0, 1, dB, dR, dC, xB, xR, xC, Co, Ci * 4);
-          }
-        }
-      }
-    }
-  }
+  const outS: GridStrides = [H * W * Ci * 4, sh * W * Ci * 4, sw * Ci * 4], inS: GridStrides = [OH * OW * Co * 4, OW * Co * 4, Co * 4];
+  forEachTap(g, imagesPerChunk(g, WGRAD_CHUNK_BYTES), ({ nb, kh, kw, rows, cols, inPixel, outPixel }) => {
+    // Here the grid's "in" is dy (at the output pixels) and its "out" is dx (at the input pixels).
+    dgradGrid(k, dyPtr + outPixel * Co * 4, wPtr + (kh * KW + kw) * Co * Ci * 4, dxPtr + inPixel * Ci * 4, nb, rows, cols, inS, outS, Co, Ci * 4, Ci / 4);
+  });
   backend.disposeData(wT.dataId);
   if (dxOut === dx) return dx;
   const bytes = Cx * 4;
