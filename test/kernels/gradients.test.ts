@@ -105,6 +105,15 @@ describe('Relu gradient', () => {
     });
   }
 
+  it('keeps second-order gradients through ReLU: d/dx sum(relu(x)^2)\' = 2 [x > 0] (on wasm, fused)', () => {
+    registerFastGradients();
+    const x = tensor(randn([3, 4, 4, 8], 82));
+    // f(x) = sum_i (d/dx_i sum relu(x)^2) = sum 2 relu(x)  ->  df/dx = 2 [x > 0]
+    const g2 = tf.grad((a: tf.Tensor) => tf.sum(tf.grad((b: tf.Tensor) => tf.sum(tf.square(tf.relu(b))))(a)))(x);
+    assertClose(g2.dataSync(), Array.from(x.dataSync(), (v) => (v > 0 ? 2 : 0)), 1e-6, 'second order');
+    tf.dispose([x, g2]);
+  });
+
   it('is the one-pass kernel where the fused kernels run', () => {
     registerFastGradients();
     const x = tf.randomNormal([2, 4, 4, 8]);

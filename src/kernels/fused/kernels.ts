@@ -328,6 +328,16 @@ export function registerFusedKernels(): void {
       return { x: () => g[0], tau: () => g[1] };
     },
   });
+  // The ReLU gradient's own gradient (second-order gradients through ReLU, as with TF.js' `dy * step(x)`):
+  // linear in `dy` with the same mask, constant in `x`.
+  tf.registerGradient({
+    kernelName: FUSED_RELU_GRAD_KERNEL,
+    inputsToSave: ['x'],
+    gradFunc: (ddx, saved) => {
+      const [x] = saved;
+      return { dy: () => tf.engine().runKernel(FUSED_RELU_GRAD_KERNEL, { dy: ddx as tf.Tensor, x }) as tf.Tensor, x: () => tf.zerosLike(x) };
+    },
+  });
   tf.registerGradient({
     kernelName: FUSED_PROXY_KERNEL,
     inputsToSave: ['x', 'gamma', 'beta', 'mean', 'invStd'],
