@@ -153,14 +153,11 @@ export function trainStep(t: Trainable, batch: TrainBatch, options: TrainStepOpt
 
   const { value, grads } = seed === undefined ? compute() : withSeededMathRandom(streamSeed(seed, TRAIN_STREAM.step, step), compute);
   try {
-    // One download for the loss, the accuracy and one sum per gradient (any NaN/Inf makes its sum non-finite).
     const names = t.params.map((p) => p.name).filter((n) => grads[n] !== undefined);
-    const health = tf.tidy(() => tf.stack([value, correctT as tf.Scalar, ...names.map((n) => tf.sum(grads[n]))]));
-    const h = health.dataSync();
-    health.dispose();
-    const loss = h[0];
-    const correct = Math.round(h[1]);
-    const badGrad = names.find((_n, i) => !Number.isFinite(h[2 + i]));
+    const loss = value.dataSync()[0];
+    const correct = Math.round((correctT as tf.Scalar).dataSync()[0]);
+    const badIndex = firstNonFiniteTensor(names.map((n) => grads[n]));
+    const badGrad = badIndex < 0 ? undefined : names[badIndex];
     const layerNames = (): Map<string, string> => options.layerNames ?? layerOfVariables(t.model);
     if (!Number.isFinite(loss)) {
       const layer = badGrad !== undefined ? layerNames().get(badGrad) : firstNonFiniteActivation(t.model, batch.x);
@@ -185,14 +182,34 @@ function outputOf(out: tf.Tensor | tf.Tensor[] | tfl.SymbolicTensor | tfl.Symbol
   return t;
 }
 
+/** Backends whose tensors live in host memory: reading one is a copy, cheaper than a reduction op per tensor. */
+const HOST_MEMORY_BACKENDS: ReadonlySet<string> = new Set(['cpu', 'wasm', 'tensorflow']);
+
+/**
+ * The index of the first tensor holding a NaN or Inf, or -1. On host-memory backends (`cpu`, `wasm`, tfjs-node)
+ * the values are read and scanned (no TF.js op: a training step's bookkeeping stays out of the engine); elsewhere
+ * (GPU backends) one sum per tensor, stacked and downloaded once (any NaN/Inf makes its sum non-finite).
+ * `hostMemory` forces one way or the other (tests).
+ */
+export function firstNonFiniteTensor(tensors: readonly tf.Tensor[], hostMemory = HOST_MEMORY_BACKENDS.has(tf.getBackend())): number {
+  if (tensors.length === 0) return -1;
+  if (hostMemory) {
+    for (let i = 0; i < tensors.length; i++) {
+      const v = tensors[i].dataSync();
+      for (let j = 0; j < v.length; j++) if (!(v[j] - v[j] === 0)) return i; // NaN and ±Inf give NaN
+    }
+    return -1;
+  }
+  const sums = tf.tidy(() => tf.stack(tensors.map((v) => tf.sum(tf.cast(v, 'float32')))));
+  const s = sums.dataSync();
+  sums.dispose();
+  return Array.from(s).findIndex((v) => !Number.isFinite(v));
+}
+
 /** The name of the first variable of `model.weights` (trainable or not) holding a NaN or Inf, if any. */
 export function firstNonFiniteWeight(model: tfl.LayersModel): string | undefined {
   const vars = model.weights.map((w) => w.read() as tf.Variable);
-  if (vars.length === 0) return undefined;
-  const sums = tf.tidy(() => tf.stack(vars.map((v) => tf.sum(tf.cast(v, 'float32')))));
-  const s = sums.dataSync();
-  sums.dispose();
-  const i = Array.from(s).findIndex((v) => !Number.isFinite(v));
+  const i = firstNonFiniteTensor(vars);
   return i < 0 ? undefined : vars[i].name;
 }
 

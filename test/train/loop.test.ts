@@ -4,7 +4,7 @@ import { tf } from '../../src/engine.js';
 import { batches } from '../../src/data/batches.js';
 import { channelStats } from '../../src/data/transforms.js';
 import { SGD } from '../../src/optim/sgd.js';
-import { DivergenceError, evaluate, firstNonFiniteWeight, layerOfVariables, type Trainable, trainableParams, trainStep } from '../../src/train/loop.js';
+import { DivergenceError, evaluate, firstNonFiniteTensor, firstNonFiniteWeight, layerOfVariables, type Trainable, trainableParams, trainStep } from '../../src/train/loop.js';
 import { assertNoLeak, useCpu } from '../helpers.js';
 import { tinyData, tinyModel } from './tiny.js';
 
@@ -132,6 +132,23 @@ describe('training loop', () => {
     nanBatch.x.dispose();
     b.dispose();
     dispose(t);
+  });
+
+  test('firstNonFiniteTensor finds the first tensor holding a NaN or Inf, by scanning or by reductions', () => {
+    const finite = [tf.tensor([1, -2, 3e38]), tf.tensor([[0, 5]]), tf.tensor([7], undefined, 'int32')];
+    const nan = tf.tensor([NaN]);
+    const before = tf.memory().numTensors;
+    for (const host of [true, false]) {
+      assert.equal(firstNonFiniteTensor(finite, host), -1, `host ${host}`);
+      assert.equal(firstNonFiniteTensor([], host), -1);
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const t = tf.tensor([[1, 2], [3, bad]]);
+        assert.equal(firstNonFiniteTensor([...finite, t, nan], host), 3, `host ${host}, ${bad}`);
+        t.dispose();
+      }
+    }
+    assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
+    tf.dispose([...finite, nan]);
   });
 
   test('firstNonFiniteWeight names the first weight holding a NaN or Inf', () => {
