@@ -87,6 +87,13 @@ describe('Conv2D / FusedConv2D kernels on wasm', () => {
     });
   }
 
+  it('handle an empty batch (with and without bias)', () => {
+    const x = tf.zeros([0, 5, 5, 4]) as tf.Tensor4D, w = tf.ones([3, 3, 4, 8]) as tf.Tensor4D, b = tf.ones([8]);
+    const ys = [tf.conv2d(x, w, 1, 'same'), tf.fused.conv2d({ x, filter: w, strides: 1, pad: 'same', bias: b })];
+    for (const y of ys) assert.deepEqual(y.shape, [0, 5, 5, 8]);
+    tf.dispose([x, w, b, ...ys]);
+  });
+
   it('fall back to the stock kernel for dilations, leaky relu and PReLU, with the same results as cpu', async () => {
     const x = tf.tensor4d(Float32Array.from(randn([2, 9, 9, 8], 5).data), [2, 9, 9, 8]);
     const w = tf.tensor4d(Float32Array.from(randn([3, 3, 8, 8], 6, 0.5).data), [3, 3, 8, 8]);
