@@ -128,7 +128,7 @@ export function channelAffine(op: string, x: tf.Tensor, gamma?: tf.Tensor, beta?
 /**
  * Thresholded Linear Unit, eq. (3): `z = max(y, tau)` with a per-channel threshold `tau` `[C]` (init 0).
  *
- * On `wasm` and `cpu` one fused kernel (one pass forward, two backward); elsewhere written as
+ * On `wasm` and `cpu` one fused kernel (one pass forward, one backward); elsewhere written as
  * `relu(y - tau) + tau`, which equals `max(y, tau)` and whose gradient for a broadcast `tau` reduces correctly
  * (TF.js' `maximum` gradient does not). Either way, at `y = tau` the gradient goes to `tau`.
  */

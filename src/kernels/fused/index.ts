@@ -114,7 +114,7 @@ export function fusedProxyActivation(x: tf.Tensor, o: FusedProxyOptions): tf.Ten
 
 /**
  * The fused TLU `max(x, tau)` (eq. 3 of Singh & Krishnan; arguments already checked by the calling op): one pass
- * forward, two backward. Differentiable in `x` and `tau` (the gradient goes to `tau` where `x = tau`).
+ * forward, one backward. Differentiable in `x` and `tau` (the gradient goes to `tau` where `x = tau`).
  */
 export function fusedTlu(x: tf.Tensor, tau: tf.Tensor): tf.Tensor {
   return tf.engine().runKernel(FUSED_TLU_KERNEL, { x, tau }) as tf.Tensor;

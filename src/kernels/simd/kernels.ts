@@ -190,12 +190,23 @@ function functions(fma: boolean): Array<{ name: string; code: Code }> {
 /** The kernels' module for this kind of memory: with relaxed-SIMD multiply-adds where they validate. */
 function moduleFor(shared: boolean): Uint8Array<ArrayBuffer> | undefined {
   for (const fma of [true, false]) {
-    const key = `${shared}/${fma}`;
-    let bytes = modules.get(key);
-    if (bytes === undefined) modules.set(key, bytes = buildModule({ module: 'env', field: 'memory', shared }, functions(fma)));
+    const bytes = moduleBytes(shared, fma);
     if (WebAssembly.validate(bytes)) return bytes;
   }
   return undefined;
+}
+
+/** The kernels' module bytes for this kind of memory, with or without relaxed-SIMD multiply-adds (built once). */
+function moduleBytes(shared: boolean, fma: boolean): Uint8Array<ArrayBuffer> {
+  const key = `${shared}/${fma}`;
+  let bytes = modules.get(key);
+  if (bytes === undefined) modules.set(key, bytes = buildModule({ module: 'env', field: 'memory', shared }, functions(fma)));
+  return bytes;
+}
+
+/** Whether this engine validates the kernels' relaxed-SIMD (fused multiply-add) module. */
+export function relaxedSimdValidates(): boolean {
+  return WebAssembly.validate(moduleBytes(false, true));
 }
 
 /**
