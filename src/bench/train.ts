@@ -57,6 +57,13 @@ function isSequential(e: EngineSpec): boolean {
 }
 
 /** Options of {@link benchTraining}. */
+/**
+ * Untimed steps before the timed ones. V8 keeps optimizing TF.js' and batchfree's JavaScript for the first few
+ * dozen steps, on helper threads that compete with the workers for the two cores (reference net, BN, two workers:
+ * ~36 ms per step at first, ~22 ms from about step 50 on). 50 steps reach the steady state a training run lives in.
+ */
+export const DEFAULT_WARMUP_STEPS = 50;
+
 export interface TrainBenchOptions {
   /** Networks; default both of `BENCH_MODELS`. */
   models?: readonly BenchModel[];
@@ -72,7 +79,7 @@ export interface TrainBenchOptions {
   steps?: number;
   /** Interleaved rounds the steps are spread over; default 4. */
   rounds?: number;
-  /** Untimed steps of each interleaved engine first; default 3. */
+  /** Untimed steps of each interleaved engine first; default {@link DEFAULT_WARMUP_STEPS}. */
   warmup?: number;
   /** Timed steps of the sequential engines (`cpu-stock`, `cpu`, `wasm-stock`; `cpu-stock` has no warm-up step); default 1. */
   stockSteps?: number;
@@ -168,7 +175,7 @@ interface Runner {
 export async function benchTraining(options: TrainBenchOptions = {}): Promise<TrainBenchResult> {
   const {
     models = ['reference', 'resnet20'], norms = ['bn', 'gn', 'frn', 'ln+pn'], resnetNorms = ['frn'], engines = DEFAULT_ENGINES,
-    batch = 64, steps = 20, rounds: roundsWanted = 4, warmup = 3, stockSteps = 1, stockBudgetMs = 120_000, stockFirstOnly = false, lr = 0.01,
+    batch = 64, steps = 20, rounds: roundsWanted = 4, warmup = DEFAULT_WARMUP_STEPS, stockSteps = 1, stockBudgetMs = 120_000, stockFirstOnly = false, lr = 0.01,
     log = () => undefined,
   } = options;
   const specs = engines.map(parseEngine);
@@ -210,7 +217,7 @@ function describe(r: TrainRow): string {
 }
 
 /** An in-process runner on the current backend. */
-function inProcessRunner(spec: EngineSpec, model: BenchModel, norm: NormName, batchSize: number, lr: number): Runner {
+export function inProcessRunner(spec: EngineSpec, model: BenchModel, norm: NormName, batchSize: number, lr: number): Runner {
   const net = benchNet(model, norm);
   const t: Trainable = { model: net, optimizer: new SGD({ momentum: 0 }), params: trainableParams(net) };
   const batch = syntheticBatch(batchSize);

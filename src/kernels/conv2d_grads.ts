@@ -79,10 +79,11 @@ export interface TapRange {
 /**
  * Calls `visit` for each chunk of `chunk` images and each kernel tap `(kh, kw)` that reaches at least one input
  * pixel inside the image (the padding contributes nothing): the loop shared by the SIMD forward convolution and
- * both gradients.
+ * both gradients. `visit` receives the same object each time, updated (read it, don't keep it): no garbage per tap.
  */
 export function forEachTap(g: ConvGeometry, chunk: number, visit: (t: TapRange) => void): void {
   const { batch: B, inH: H, inW: W, outH: OH, outW: OW, kH: KH, kW: KW, strideH: sh, strideW: sw, padTop: pt, padLeft: pl } = g;
+  const t: TapRange = { b0: 0, nb: 0, kh: 0, kw: 0, oh0: 0, rows: 0, ow0: 0, cols: 0, inPixel: 0, outPixel: 0 };
   for (let b0 = 0; b0 < B; b0 += chunk) {
     const nb = Math.min(chunk, B - b0);
     for (let kh = 0; kh < KH; kh++) {
@@ -91,10 +92,10 @@ export function forEachTap(g: ConvGeometry, chunk: number, visit: (t: TapRange) 
       for (let kw = 0; kw < KW; kw++) {
         const ow0 = Math.max(0, Math.ceil((pl - kw) / sw)), ow1 = Math.min(OW, Math.floor((W - 1 + pl - kw) / sw) + 1);
         if (ow1 <= ow0) continue;
-        visit({
-          b0, nb, kh, kw, oh0, rows: oh1 - oh0, ow0, cols: ow1 - ow0,
-          inPixel: (b0 * H + oh0 * sh + kh - pt) * W + ow0 * sw + kw - pl, outPixel: (b0 * OH + oh0) * OW + ow0,
-        });
+        t.b0 = b0; t.nb = nb; t.kh = kh; t.kw = kw; t.oh0 = oh0; t.rows = oh1 - oh0; t.ow0 = ow0; t.cols = ow1 - ow0;
+        t.inPixel = (b0 * H + oh0 * sh + kh - pt) * W + ow0 * sw + kw - pl;
+        t.outPixel = (b0 * OH + oh0) * OW + ow0;
+        visit(t);
       }
     }
   }
@@ -112,10 +113,12 @@ export function dgradGrid(k: SimdKernels, inBase: number, matBase: number, outBa
   inS: GridStrides, outS: GridStrides, K: number, matRow: number, vectors: number): void {
   const PB = DGRAD_MAX_PB, VB = 3;
   const groups = Math.floor(cols / PB), rest = cols % PB;
+  // Strides passed one by one: a spread would allocate an arguments array per call (tens of thousands per step).
+  const [iB, iR, iC] = inS, [oB, oR, oC] = outS;
   for (let v = 0; v < vectors; v += VB) {
     const vb = Math.min(VB, vectors - v);
-    if (groups > 0) k.dgrad[PB][vb](inBase, matBase + v * 16, outBase + v * 16, nb, rows, groups, ...inS, ...outS, K, matRow);
-    if (rest > 0) k.dgrad[rest][vb](inBase + groups * PB * inS[2], matBase + v * 16, outBase + v * 16 + groups * PB * outS[2], nb, rows, 1, ...inS, ...outS, K, matRow);
+    if (groups > 0) k.dgrad[PB][vb](inBase, matBase + v * 16, outBase + v * 16, nb, rows, groups, iB, iR, iC, oB, oR, oC, K, matRow);
+    if (rest > 0) k.dgrad[rest][vb](inBase + groups * PB * iC, matBase + v * 16, outBase + v * 16 + groups * PB * oC, nb, rows, 1, iB, iR, iC, oB, oR, oC, K, matRow);
   }
 }
 
