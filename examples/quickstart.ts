@@ -17,7 +17,7 @@ const p = ops.proxyNormActivation(ops.layerNorm(x), { gamma, beta, activation: '
 
 // Layers: a factory builds a norm+activation pair by name.
 const input = tfl.input({ shape: [28, 28, 1] });
-const conv = tfl.layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same', useBias: false }).apply(input) as tfl.SymbolicTensor;
+const conv = new layers.Conv2D({ filters: 16, kernelSize: 3, padding: 'same', useBias: false }).apply(input) as tfl.SymbolicTensor;
 const h = layers.applyLayers(layers.createNormActivation('gn+pn', { groups: 8 }), conv) as tfl.SymbolicTensor;
 
 // Ready models, saved with the Node file-system IO handler.

@@ -3,6 +3,7 @@
  * @module
  */
 import { tf, tfl } from '../engine.js';
+import { Conv2D } from '../layers/conv.js';
 import { applyLayers, createNormActivation, type NormName } from '../layers/factory.js';
 import { buildModel } from '../models/registry.js';
 
@@ -16,17 +17,14 @@ export const REFERENCE_GN_GROUPS = 8;
 
 /**
  * PEERS.md's reference network: `conv3x3(16, s1) → NORM → ACT → conv3x3(32, s2) → NORM → ACT → conv3x3(64, s2) →
- * NORM → ACT → global average pool → dense(10)`, 28×28×1 inputs, convolutions without bias (He-normal, seeded),
+ * NORM → ACT → global average pool → dense(10)`, 28×28×1 inputs, convolutions without bias ({@link Conv2D}, He-normal, seeded),
  * NORM+ACT = `createNormActivation(norm)` (GroupNorm with {@link REFERENCE_GN_GROUPS} groups).
  */
 export function referenceNet(norm: NormName, seed = 1): tfl.LayersModel {
   const input = tfl.input({ shape: [28, 28, 1] });
   let h: tfl.SymbolicTensor = input;
   [16, 32, 64].forEach((filters, i) => {
-    const conv = tfl.layers.conv2d({
-      filters, kernelSize: 3, strides: i === 0 ? 1 : 2, padding: 'same', useBias: false,
-      kernelInitializer: tfl.initializers.heNormal({ seed: seed + i }),
-    });
+    const conv = new Conv2D({ filters, kernelSize: 3, strides: i === 0 ? 1 : 2, padding: 'same', useBias: false, seed: seed + i });
     h = conv.apply(h) as tfl.SymbolicTensor;
     const groups = norm === 'gn' || norm === 'gn+pn' ? { groups: REFERENCE_GN_GROUPS } : {};
     h = applyLayers(createNormActivation(norm, groups), h) as tfl.SymbolicTensor;

@@ -22,6 +22,8 @@ export { GroupNormalization, GroupResponseNormalization, InstanceNormalization, 
 export type { GroupNormalizationArgs, GroupResponseNormalizationArgs, ResponseNormalizationArgs } from './group_norm.js';
 export { ProxyNormActivation } from './proxy_norm.js';
 export type { ProxyNormActivationArgs } from './proxy_norm.js';
-export { KERNEL_INITIALIZERS, ScaledWSConv2D, WSConv2D, dilateKernel } from './ws_conv.js';
-export type { KernelInitializerName, ScaledWSConv2DArgs, WSConv2DArgs } from './ws_conv.js';
+export { Conv2D, KERNEL_INITIALIZERS, dilateKernel } from './conv.js';
+export type { Conv2DArgs, KernelInitializerName } from './conv.js';
+export { ScaledWSConv2D, WSConv2D } from './ws_conv.js';
+export type { ScaledWSConv2DArgs, WSConv2DArgs } from './ws_conv.js';
 export { MemoryModelStore } from '../io/memory.js';

@@ -7,6 +7,7 @@ import { tf, tfl } from '../engine.js';
 import { ActivationName } from '../ops/activations.js';
 import { argumentError, assertInteger } from '../ops/validate.js';
 import { NormName, createNormActivation } from '../layers/factory.js';
+import { Conv2D } from '../layers/conv.js';
 import { ScaledWSConv2D, WSConv2D } from '../layers/ws_conv.js';
 
 /**
@@ -167,7 +168,8 @@ export function classifier(numClasses: number, seed: number | undefined, zeroIni
 }
 
 /**
- * The convolutions the models use: `'plain'` = `tf.layers.conv2d`, `'ws'` = {@link WSConv2D} (Weight
+ * The convolutions the models use: `'plain'` = {@link Conv2D} (`tf.layers.conv2d`'s weights and initialization,
+ * without the wasted input gradient of the first convolution), `'ws'` = {@link WSConv2D} (Weight
  * Standardization), `'scaled-ws'` = {@link ScaledWSConv2D} (NF networks). Always `'same'` padding, He-normal init.
  */
 export type ConvKind = 'plain' | 'ws' | 'scaled-ws';
@@ -186,7 +188,7 @@ export interface ConvLayerOptions {
 export function convLayer(kind: ConvKind, o: ConvLayerOptions): tfl.layers.Layer {
   const common = { filters: o.filters, kernelSize: o.kernelSize, strides: o.strides ?? 1, padding: 'same' as const, useBias: o.useBias, name: o.name };
   switch (kind) {
-    case 'plain': return tfl.layers.conv2d({ ...common, kernelInitializer: tfl.initializers.heNormal({ seed: o.seed }) });
+    case 'plain': return new Conv2D({ ...common, seed: o.seed });
     case 'ws': return new WSConv2D({ ...common, seed: o.seed });
     case 'scaled-ws': return new ScaledWSConv2D({ ...common, seed: o.seed });
   }

@@ -27,6 +27,10 @@ const CASES: Array<{ cls: AnyLayerClass; options: Record<string, unknown>; input
   { cls: layers.ActivationLayer, options: { activation: 'elu' }, inputShape: [3, 3, 4] },
   { cls: layers.ScaledActivation, options: { activation: 'gelu' }, inputShape: [3, 3, 4] },
   {
+    cls: layers.Conv2D, inputShape: [6, 6, 2],
+    options: { filters: 3, kernelSize: [3, 2], strides: [1, 1], padding: 'same', dilationRate: [1, 2], useBias: true, kernelInitializer: 'heUniform', seed: 5 },
+  },
+  {
     cls: layers.WSConv2D, inputShape: [6, 6, 2],
     options: { filters: 3, kernelSize: [3, 2], strides: [1, 1], padding: 'valid', dilationRate: [2, 1], useBias: false, epsilon: 1e-4, kernelInitializer: 'glorotUniform', seed: 3 },
   },

@@ -1,7 +1,8 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, tfl } from '../../src/engine.js';
-import { ScaledWSConv2D, WSConv2D, WSConv2DArgs, dilateKernel } from '../../src/layers/ws_conv.js';
+import { dilateKernel } from '../../src/layers/conv.js';
+import { ScaledWSConv2D, WSConv2D, WSConv2DArgs } from '../../src/layers/ws_conv.js';
 import { scaledStandardize, weightStandardize } from '../../src/ops/weight_standardization.js';
 import { assertClose, assertNoLeak, randn, tensor, useCpu, values } from '../helpers.js';
 import { modelOf, perturbWeights, weight } from './layer_helpers.js';
