@@ -5,6 +5,7 @@
  */
 import { tf, tfl } from '../engine.js';
 import { argumentError } from '../ops/validate.js';
+import { ActivatedNormLayer } from '../layers/affine_norm.js';
 import { powerDecomposition } from './power_decomposition.js';
 
 /** Class names of the layers whose outputs are measured: batchfree's normalization layers and TF.js' BN. */
@@ -24,7 +25,8 @@ export interface LayerPower {
 
 /**
  * Decomposes the power of every rank-4 normalization-layer output of `model` on `inputs` (inference mode).
- * The layers' outputs include their affine transform, when they have one (PN's norms have none): a trained
+ * The layers' outputs include their affine transform, when they have one (PN's norms have none), and not the
+ * ReLU a layer may end with (`activation: 'relu'`: measured before it, as a separate ReLU layer would be): a trained
  * network's `gamma`, `beta` act per channel, which moves term (1) but not the collapse the paper describes.
  * @param inputs `[N,H,W,C]`, N ≥ 2, standardized as in training.
  */
@@ -32,11 +34,17 @@ export function trainedPowerDecomposition(model: tfl.LayersModel, inputs: tf.Ten
   const norms = model.layers.filter((l) => NORMALIZATION_CLASS_NAMES.includes(l.getClassName()));
   const maps = norms.filter((l) => (l.output as tfl.SymbolicTensor).shape.length === 4);
   if (maps.length === 0) throw argumentError('trainedPowerDecomposition', 'model', model.name, 'a model with normalization layers on feature maps');
-  const probe = tfl.model({ inputs: model.inputs, outputs: maps.map((l) => l.output as tfl.SymbolicTensor) });
+  // A layer that ends with its own ReLU is measured before it: its input is probed and normalized without it.
+  const fused = (l: tfl.layers.Layer): l is ActivatedNormLayer => l instanceof ActivatedNormLayer && l.activation !== 'linear';
+  const probe = tfl.model({ inputs: model.inputs, outputs: maps.map((l) => (fused(l) ? l.input : l.output) as tfl.SymbolicTensor) });
   const outs = probe.predict(inputs) as tf.Tensor | tf.Tensor[];
   const list = Array.isArray(outs) ? outs : [outs];
   try {
-    return list.map((y, i) => ({ layer: maps[i].name, className: maps[i].getClassName(), shares: powerDecomposition(y).shares }));
+    return list.map((t, i) => {
+      const layer = maps[i];
+      const shares = tf.tidy(() => powerDecomposition(fused(layer) ? layer.preActivation(t) : t).shares);
+      return { layer: layer.name, className: layer.getClassName(), shares };
+    });
   } finally {
     tf.dispose(list);
   }

@@ -5,7 +5,7 @@
  * @module
  */
 import { tf, tfl } from '../engine.js';
-import { assertPositive } from '../ops/validate.js';
+import { assertOneOf, assertPositive } from '../ops/validate.js';
 import { LayerArgs, LayerVariable, Shape, assertBoolean, opName, opt, withDefaultName } from './common.js';
 
 /** Options shared by the affine normalization layers. */
@@ -19,6 +19,19 @@ export interface AffineNormArgs extends LayerArgs {
    * {@link ProxyNormActivation} follows (it has its own affine transform).
    */
   scale?: boolean;
+}
+
+/** The activations a normalization layer can end with itself ({@link NormActivationArgs}). */
+export type NormOutputActivation = 'linear' | 'relu';
+
+/** Options of the normalization layers that can end with a ReLU (BN, Batch Renorm, GN, LN, IN). */
+export interface NormActivationArgs extends AffineNormArgs {
+  /**
+   * `'relu'`: the layer outputs `max(y, 0)` — where the op is fused (BN, GN, LN, IN on wasm and cpu) inside the
+   * normalization's own passes, forward and backward, saving a pass each way and two kernel calls over a separate
+   * ReLU layer; the values and gradients are the same. Default `'linear'` (the normalized output).
+   */
+  activation?: NormOutputActivation;
 }
 
 /** A shape-preserving normalization layer with optional per-channel `gamma` and `beta`. */
@@ -57,5 +70,32 @@ export abstract class AffineNormLayer extends tfl.layers.Layer {
 
   override getConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), epsilon: this.epsilon, center: this.center, scale: this.scale };
+  }
+}
+
+/** An {@link AffineNormLayer} with the `activation` option of {@link NormActivationArgs}. */
+export abstract class ActivatedNormLayer extends AffineNormLayer {
+  readonly activation: NormOutputActivation;
+
+  protected constructor(args: NormActivationArgs, defaultName: string, defaultEpsilon: number) {
+    super(args, defaultName, defaultEpsilon);
+    const activation = opt<string>(args.activation, 'linear');
+    assertOneOf(opName(this), 'activation', activation, ['linear', 'relu'] as const);
+    this.activation = activation;
+  }
+
+  /** Whether the output ends with a ReLU (the ops' `relu` option). */
+  protected get relu(): boolean {
+    return this.activation === 'relu';
+  }
+
+  /**
+   * The normalized output before the activation, in inference mode: what the power decomposition of a trained
+   * network measures (`diagnostics/trained.ts`).
+   */
+  abstract preActivation(x: tf.Tensor): tf.Tensor;
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), activation: this.activation };
   }
 }

@@ -6,11 +6,11 @@
 import { tf, tfl } from '../engine.js';
 import { BN_DEFAULT_EPSILON, batchNormInference, batchNormTraining, batchRenormClipSchedule, batchRenormTraining } from '../ops/batch_norm.js';
 import { argumentError, assertInteger } from '../ops/validate.js';
-import { AffineNormArgs, AffineNormLayer } from './affine_norm.js';
+import { ActivatedNormLayer, NormActivationArgs } from './affine_norm.js';
 import { Kwargs, LayerVariable, Shape, assertInRange, channelsOf, oneTensor, opName, opt, optional, registerLayer } from './common.js';
 
 /** Options of {@link BatchNormalization}. */
-export interface BatchNormalizationArgs extends AffineNormArgs {
+export interface BatchNormalizationArgs extends NormActivationArgs {
   /**
    * Images per normalization group in training calls (the papers' "images per GPU"): the batch is split into
    * consecutive groups of `groupSize` images, each normalised with its own statistics. Default: the whole batch.
@@ -22,7 +22,7 @@ export interface BatchNormalizationArgs extends AffineNormArgs {
 }
 
 /** BN and BRN: the moving statistics, the momentum, the group size and their update. */
-abstract class MovingStatsLayer extends AffineNormLayer {
+abstract class MovingStatsLayer extends ActivatedNormLayer {
   readonly groupSize?: number;
   readonly momentum: number;
   protected movingMean?: LayerVariable;
@@ -53,11 +53,15 @@ abstract class MovingStatsLayer extends AffineNormLayer {
     });
   }
 
-  /** Inference: the moving statistics (no batch dependence). */
-  protected inference(x: tf.Tensor): tf.Tensor {
+  /** Inference: the moving statistics (no batch dependence), then the activation unless `relu` is false. */
+  protected inference(x: tf.Tensor, relu = this.relu): tf.Tensor {
     return batchNormInference(x, {
-      ...this.affine(), movingMean: this.movingMean!.read(), movingVariance: this.movingVariance!.read(), eps: this.epsilon,
+      ...this.affine(), movingMean: this.movingMean!.read(), movingVariance: this.movingVariance!.read(), eps: this.epsilon, relu,
     });
+  }
+
+  preActivation(x: tf.Tensor): tf.Tensor {
+    return this.inference(x, false);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -88,7 +92,7 @@ export class BatchNormalization extends MovingStatsLayer {
     return tf.tidy(() => {
       const x = oneTensor(inputs);
       if (kwargs?.training !== true) return this.inference(x);
-      const { y, mean, variance } = batchNormTraining(x, { ...this.affine(), eps: this.epsilon, groupSize: this.groupSize });
+      const { y, mean, variance } = batchNormTraining(x, { ...this.affine(), eps: this.epsilon, groupSize: this.groupSize, relu: this.relu });
       this.updateMovingStats(mean, variance);
       return y;
     });
@@ -172,7 +176,7 @@ export class BatchRenormalization extends MovingStatsLayer {
       });
       this.updateMovingStats(mean, variance);
       this.step!.write(tf.scalar(step + 1));
-      return y;
+      return this.relu ? tf.relu(y) : y;
     });
   }
 

@@ -23,6 +23,10 @@ import { ProxyNormActivation } from './proxy_norm.js';
  * - `'gn'`: {@link GroupNormalization} (`groups`) → act.
  * - `'ln'`: {@link LayerNormalizationHWC} (statistics over H, W, C) → act.
  * - `'in'`: {@link InstanceNormalization} → act.
+ *
+ *   For `'bn'`, `'gn'`, `'ln'` and `'in'` with a ReLU, the ReLU is the normalization layer's own `activation: 'relu'` (one layer, the
+ *   ReLU fused into the normalization's passes; same values and gradients); other activations are a layer of
+ *   their own. The power decomposition of a trained network still measures the normalized output before it.
  * - `'frn'`: {@link FilterResponseNormalization} → {@link TLU} (the paper's pair; TLU *is* the activation, so the
  *   `activation` option does not apply).
  * - `'frn+relu'`: FilterResponseNormalization → act (Table 3 ablation: FRN without TLU; ReLU unless `activation`
@@ -86,14 +90,17 @@ export function createNormActivation(name: NormName, options: NormActivationOpti
   const tluLayer = () => new TLU(named('tlu'));
   const pn = () => new ProxyNormActivation({ ...named('pn'), activation, scale: options.scaleProxy ?? true });
   const noAffine = { center: false, scale: false };
+  // A ReLU after BN/GN/LN/IN is the normalization layer's own `activation` (one fused pass), any other activation a layer of its own.
+  const withAct = (make: (a: { activation?: 'relu' }) => tfl.layers.Layer): tfl.layers.Layer[] =>
+    (activation === 'relu' ? [make({ activation: 'relu' })] : [make({}), act()]);
   const { groups, groupSize } = options;
 
   switch (name) {
-    case 'bn': return [new BatchNormalization({ ...norm, groupSize, momentum: options.momentum }), act()];
+    case 'bn': return withAct((a) => new BatchNormalization({ ...norm, ...a, groupSize, momentum: options.momentum }));
     case 'brn': return [new BatchRenormalization({ ...norm, groupSize, momentum: options.momentum, warmupSteps: options.warmupSteps }), act()];
-    case 'gn': return [new GroupNormalization({ ...norm, groups }), act()];
-    case 'ln': return [new LayerNormalizationHWC(norm), act()];
-    case 'in': return [new InstanceNormalization(norm), act()];
+    case 'gn': return withAct((a) => new GroupNormalization({ ...norm, ...a, groups }));
+    case 'ln': return withAct((a) => new LayerNormalizationHWC({ ...norm, ...a }));
+    case 'in': return withAct((a) => new InstanceNormalization({ ...norm, ...a }));
     case 'frn': return [new FilterResponseNormalization(norm), tluLayer()];
     case 'frn+relu': return [new FilterResponseNormalization(norm), act()];
     case 'gfrn': return [new GroupResponseNormalization({ ...norm, groups }), tluLayer()];

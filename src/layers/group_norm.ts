@@ -8,11 +8,11 @@ import { tf } from '../engine.js';
 import { FRN_DEFAULT_EPSILON, FRN_LEARNED_EPSILON_INIT } from '../ops/filter_response_norm.js';
 import { GN_DEFAULT_EPSILON, defaultGroups, groupNorm, groupResponseNorm, instanceNorm, layerNorm, layerResponseNorm } from '../ops/group_norm.js';
 import { argumentError, assertGroups, assertInteger } from '../ops/validate.js';
-import { AffineNormArgs, AffineNormLayer } from './affine_norm.js';
+import { ActivatedNormLayer, AffineNormArgs, AffineNormLayer, NormActivationArgs } from './affine_norm.js';
 import { Kwargs, LayerVariable, Shape, channelsOf, constantInit, oneShape, oneTensor, opName, opt, optional, registerLayer } from './common.js';
 
 /** Options of {@link GroupNormalization}. */
-export interface GroupNormalizationArgs extends AffineNormArgs {
+export interface GroupNormalizationArgs extends NormActivationArgs {
   /**
    * Number of groups G; must divide the channel count C (checked when the layer is built, naming `groups`).
    * Default: `defaultGroups(C)`, the largest divisor of C that is ≤ 32 (32 for C = 64, 16 for C = 16, 24 for 48).
@@ -32,7 +32,7 @@ function resolveGroups(layer: string, groups: number | undefined, channels: numb
  * `y = gamma * (x - mean) / sqrt(var + eps) + beta` over (H, W, channels of the group). Input `[B,H,W,C]` or
  * `[B,C]`. Epsilon default 1e-5. Weights `gamma`, `beta` `[C]` (see `center`, `scale`).
  */
-export class GroupNormalization extends AffineNormLayer {
+export class GroupNormalization extends ActivatedNormLayer {
   static className = 'batchfree>GroupNormalization';
   /** The `groups` option as given (`undefined`: the default for the channel count). */
   readonly groups?: number;
@@ -53,7 +53,11 @@ export class GroupNormalization extends AffineNormLayer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    return tf.tidy(() => groupNorm(oneTensor(inputs), { ...this.affine(), groups: this.resolvedGroups, eps: this.epsilon }));
+    return tf.tidy(() => groupNorm(oneTensor(inputs), { ...this.affine(), groups: this.resolvedGroups, eps: this.epsilon, relu: this.relu }));
+  }
+
+  preActivation(x: tf.Tensor): tf.Tensor {
+    return groupNorm(x, { ...this.affine(), groups: this.resolvedGroups, eps: this.epsilon });
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -68,10 +72,10 @@ registerLayer(GroupNormalization);
  * `tf.layers.layerNormalization`, which normalises over the last axis only. Input `[B,H,W,C]` or `[B,C]`.
  * Epsilon default 1e-5.
  */
-export class LayerNormalizationHWC extends AffineNormLayer {
+export class LayerNormalizationHWC extends ActivatedNormLayer {
   static className = 'batchfree>LayerNormalizationHWC';
 
-  constructor(args: AffineNormArgs = {}) {
+  constructor(args: NormActivationArgs = {}) {
     super(args, 'layer_normalization_hwc', GN_DEFAULT_EPSILON);
   }
 
@@ -81,7 +85,11 @@ export class LayerNormalizationHWC extends AffineNormLayer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    return tf.tidy(() => layerNorm(oneTensor(inputs), { ...this.affine(), eps: this.epsilon }));
+    return tf.tidy(() => layerNorm(oneTensor(inputs), { ...this.affine(), eps: this.epsilon, relu: this.relu }));
+  }
+
+  preActivation(x: tf.Tensor): tf.Tensor {
+    return layerNorm(x, { ...this.affine(), eps: this.epsilon });
   }
 }
 registerLayer(LayerNormalizationHWC);
@@ -91,10 +99,10 @@ registerLayer(LayerNormalizationHWC);
  * Input `[B,H,W,C]` with `H·W ≥ 2` (a dense or 1x1 input has one value per instance: rejected at build time).
  * Epsilon default 1e-5.
  */
-export class InstanceNormalization extends AffineNormLayer {
+export class InstanceNormalization extends ActivatedNormLayer {
   static className = 'batchfree>InstanceNormalization';
 
-  constructor(args: AffineNormArgs = {}) {
+  constructor(args: NormActivationArgs = {}) {
     super(args, 'instance_normalization', GN_DEFAULT_EPSILON);
   }
 
@@ -110,7 +118,11 @@ export class InstanceNormalization extends AffineNormLayer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    return tf.tidy(() => instanceNorm(oneTensor(inputs), { ...this.affine(), eps: this.epsilon }));
+    return tf.tidy(() => instanceNorm(oneTensor(inputs), { ...this.affine(), eps: this.epsilon, relu: this.relu }));
+  }
+
+  preActivation(x: tf.Tensor): tf.Tensor {
+    return instanceNorm(x, { ...this.affine(), eps: this.epsilon });
   }
 }
 registerLayer(InstanceNormalization);

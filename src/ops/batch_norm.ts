@@ -15,7 +15,7 @@
  */
 import { tf } from '../engine.js';
 import { fusable, fusedKernelsActive, fusedNorm } from '../kernels/fused/index.js';
-import { argumentError, assertChannelParam, assertInteger, assertPositive, assertRank, backendSafeEpsilon } from './validate.js';
+import { argumentError, assertChannelParam, assertInteger, assertOptionalBoolean, assertPositive, assertRank, backendSafeEpsilon } from './validate.js';
 
 /** Default epsilon of Batch Normalization (Keras / TF.js `batchNormalization`). */
 export const BN_DEFAULT_EPSILON = 1e-3;
@@ -34,6 +34,12 @@ export interface BatchNormOptions {
    * hold at least two values per channel (`groupSize·H·W ≥ 2`).
    */
   groupSize?: number;
+  /**
+   * End with a ReLU, `max(y, 0)`: on the fused backends (wasm, cpu) inside the normalization's own passes (the
+   * TLU slot of the fused kernel with `tau = 0`), forward and backward, instead of one more pass each way; the
+   * values and gradients equal `tf.relu(y)`'s. Default false.
+   */
+  relu?: boolean;
 }
 
 /** Result of {@link batchNormTraining}. */
@@ -278,7 +284,7 @@ function groupBatch(op: string, x: tf.Tensor, eps: number, groupSize: number | u
  * Training-mode Batch Normalization with per-group statistics:
  * for each normalization group `n` of `groupSize` consecutive images and channel `c`,
  * `mu[n,c] = mean_{b in n, h, w} x`, `var[n,c] = mean_{b in n, h, w} (x - mu)^2` (biased),
- * `y = gamma * (x - mu) / sqrt(var + eps) + beta` (Ioffe & Szegedy 2015, Alg. 1).
+ * `y = gamma * (x - mu) / sqrt(var + eps) + beta` (Ioffe & Szegedy 2015, Alg. 1); with `relu`, `max(y, 0)`.
  *
  * @param x `[B,H,W,C]` (statistics over the group's images and H, W) or `[B,C]` (over the group's samples).
  * @returns `y` shaped like `x` plus the per-channel `mean` and `variance` `[C]`: the per-group statistics
@@ -288,6 +294,7 @@ function groupBatch(op: string, x: tf.Tensor, eps: number, groupSize: number | u
 export function batchNormTraining(x: tf.Tensor, options: BatchNormOptions = {}): BatchNormTrainingResult {
   const op = 'batchNormTraining';
   const eps = options.eps ?? BN_DEFAULT_EPSILON;
+  assertOptionalBoolean(op, 'relu', options.relu);
   return tf.tidy(() => {
     const { view } = groupBatch(op, x, eps, options.groupSize);
     const channels = x.shape[x.rank - 1];
@@ -297,7 +304,7 @@ export function batchNormTraining(x: tf.Tensor, options: BatchNormOptions = {}):
       // One fused kernel (src/kernels/fused): statistics per normalization group and channel, [groups, C].
       const r = fusedNorm('BatchfreeBatchNorm', x, {
         groups: channels, unitRows: (view.shape as number[])[1], center: true, eps: backendSafeEpsilon(eps),
-        gamma: options.gamma, beta: options.beta,
+        gamma: options.gamma, beta: options.beta, tau: options.relu === true ? tf.zeros([channels]) : undefined,
       });
       // As on the composite path, the statistics for the moving averages carry no gradient.
       return { y: r.y, mean: stopGradient(tf.mean(r.mean, 0)) as tf.Tensor1D, variance: stopGradient(tf.mean(r.variance, 0)) as tf.Tensor1D };
@@ -306,8 +313,9 @@ export function batchNormTraining(x: tf.Tensor, options: BatchNormOptions = {}):
     const xhat = standardizeRows(view, channels, backendSafeEpsilon(eps), (m) => { moments = m; });
     const { mean, variance } = moments as RowMoments;
     try {
+      const y = channelAffineRows(tf.reshape(xhat, x.shape), options.gamma, options.beta);
       return {
-        y: channelAffineRows(tf.reshape(xhat, x.shape), options.gamma, options.beta),
+        y: options.relu === true ? tf.relu(y) : y,
         mean: tf.reshape(tf.mean(mean, [0, 1]), [channels]) as tf.Tensor1D,
         variance: tf.reshape(tf.mean(variance, [0, 1]), [channels]) as tf.Tensor1D,
       };
@@ -339,6 +347,8 @@ export interface BatchNormInferenceOptions {
   beta?: tf.Tensor;
   /** Epsilon added to the moving variance inside the square root; default `1e-3`. Must be > 0. */
   eps?: number;
+  /** End with a ReLU, `max(y, 0)`; default false. */
+  relu?: boolean;
 }
 
 /**
@@ -354,6 +364,7 @@ export function batchNormInference(x: tf.Tensor, options: BatchNormInferenceOpti
   requireOptions(op, options, '{ movingMean, movingVariance, gamma?, beta?, eps? }');
   const eps = options.eps ?? BN_DEFAULT_EPSILON;
   assertPositive(op, 'eps', eps);
+  assertOptionalBoolean(op, 'relu', options.relu);
   const channels = x.shape[x.rank - 1];
   requireChannelParam(op, 'movingMean', options.movingMean, channels);
   requireChannelParam(op, 'movingVariance', options.movingVariance, channels);
@@ -364,7 +375,8 @@ export function batchNormInference(x: tf.Tensor, options: BatchNormInferenceOpti
     if (options.gamma !== undefined) scale = tf.mul(scale, options.gamma);
     let shift = tf.neg(tf.mul(options.movingMean, scale));
     if (options.beta !== undefined) shift = tf.add(shift, options.beta);
-    return channelAffineRows(x, scale, shift);
+    const y = channelAffineRows(x, scale, shift);
+    return options.relu === true ? tf.relu(y) : y;
   });
 }
 

@@ -13,7 +13,7 @@ import { tf } from '../engine.js';
 import { fusable, fusedKernelsActive, fusedNorm } from '../kernels/fused/index.js';
 import { channelAffineRows, meanRows, rowwise, standardizeRows } from './batch_norm.js';
 import { FRN_DEFAULT_EPSILON } from './filter_response_norm.js';
-import { argumentError, assertChannelParam, assertGroups, assertInteger, assertPositive, assertRank, assertScalarParam, backendSafeEpsilon } from './validate.js';
+import { argumentError, assertChannelParam, assertGroups, assertInteger, assertOptionalBoolean, assertPositive, assertRank, assertScalarParam, backendSafeEpsilon } from './validate.js';
 
 /** Default epsilon of GroupNorm / LayerNorm / InstanceNorm (Wu & He 2018; PyTorch). */
 export const GN_DEFAULT_EPSILON = 1e-5;
@@ -43,6 +43,12 @@ export interface GroupNormOptions {
   beta?: tf.Tensor;
   /** Epsilon added to the variance inside the square root; default `1e-5`. Must be > 0. */
   eps?: number;
+  /**
+   * End with a ReLU, `max(y, 0)`: on the fused backends (wasm, cpu) inside the normalization's own passes (the
+   * TLU slot of the fused kernel with `tau = 0`), forward and backward, instead of one more pass each way; the
+   * values and gradients equal `tf.relu(y)`'s. Default false.
+   */
+  relu?: boolean;
 }
 
 /** Options of {@link layerNorm} and {@link instanceNorm}. */
@@ -80,6 +86,7 @@ function groupStandardize(op: string, x: tf.Tensor, groups: number | undefined, 
   const eps = options.eps ?? GN_DEFAULT_EPSILON;
   assertRank(op, 'x', x, [2, 4]);
   assertPositive(op, 'eps', eps);
+  assertOptionalBoolean(op, 'relu', options.relu);
   const channels = x.shape[x.rank - 1];
   assertChannelParam(op, 'gamma', options.gamma, channels);
   assertChannelParam(op, 'beta', options.beta, channels);
@@ -88,17 +95,19 @@ function groupStandardize(op: string, x: tf.Tensor, groups: number | undefined, 
     if (fusedKernelsActive() && fusable(x, options.gamma, options.beta)) {
       return fusedNorm('BatchfreeGroupNorm', x, {
         groups: g, unitRows: (view.shape as number[])[1], center: true, eps: backendSafeEpsilon(eps), gamma: options.gamma, beta: options.beta,
+        tau: options.relu === true ? tf.zeros([channels]) : undefined,
       }).y;
     }
     const xhat = standardizeRows(view, g, backendSafeEpsilon(eps));
-    return channelAffineRows(tf.reshape(xhat, x.shape), options.gamma, options.beta);
+    const y = channelAffineRows(tf.reshape(xhat, x.shape), options.gamma, options.beta);
+    return options.relu === true ? tf.relu(y) : y;
   });
 }
 
 /**
  * Group Normalization (Wu & He 2018, eqs. 1–3 with the group set of §3.1): per sample `b` and group `g`,
  * `mu = mean_{h,w,c in g} x`, `var = mean_{h,w,c in g} (x - mu)^2` (biased, two-pass),
- * `y = gamma[c] * (x - mu) / sqrt(var + eps) + beta[c]`.
+ * `y = gamma[c] * (x - mu) / sqrt(var + eps) + beta[c]` (with `relu`, `max(y, 0)`).
  *
  * @param x `[B,H,W,C]` or `[B,C]` (statistics over the C/G channels of a group). `groups` must divide C, and a
  *   group must hold at least two values per sample.

@@ -33,6 +33,11 @@ export function assertPositive(op: string, name: string, v: number): void {
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw argumentError(op, name, v, 'a finite number > 0');
 }
 
+/** Checks an optional flag: `true`, `false` or omitted. */
+export function assertOptionalBoolean(op: string, name: string, v: unknown): void {
+  if (v !== undefined && typeof v !== 'boolean') throw argumentError(op, name, v, 'true or false');
+}
+
 /** Checks a whole number ≥ `min`. */
 export function assertInteger(op: string, name: string, v: number, min = 1): void {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw argumentError(op, name, v, `a whole number >= ${min}`);

@@ -4,6 +4,7 @@ import { tf, tfl } from '../../src/engine.js';
 import { trainedPowerDecomposition } from '../../src/diagnostics/trained.js';
 import { powerDecomposition } from '../../src/diagnostics/power_decomposition.js';
 import { applyLayers, createNormActivation } from '../../src/layers/index.js';
+import { layerNorm } from '../../src/ops/group_norm.js';
 import { useCpu, assertNoLeak } from '../helpers.js';
 
 describe('trainedPowerDecomposition', () => {
@@ -20,10 +21,19 @@ describe('trainedPowerDecomposition', () => {
     const x = tf.randomNormal([5, 6, 6, 2], 0, 1, 'float32', 3) as tf.Tensor4D;
     const layers = trainedPowerDecomposition(model, x);
     assert.deepEqual(layers.map((l) => l.layer), ['first_norm', 'second_norm']);
-    // the first layer's figures equal the decomposition of that layer's output computed directly
-    const probe = tfl.model({ inputs: model.inputs, outputs: model.getLayer('first_norm').output as tfl.SymbolicTensor });
-    const direct = powerDecomposition(probe.predict(x) as tf.Tensor).shares;
-    layers[0].shares.forEach((v, i) => assert.ok(Math.abs(v - direct[i]) < 1e-12));
+    // The first layer ends with its own ReLU (the factory fuses it): its figures are those of its normalized
+    // output before the ReLU, computed here directly from its input, and not those of its (rectified) output.
+    const first = model.getLayer('first_norm');
+    assert.equal(first.getConfig().activation, 'relu');
+    const [gamma, beta] = first.getWeights().map((w) => tf.add(w, tf.randomNormal(w.shape, 0, 0.3, 'float32', 4)));
+    first.setWeights([gamma, beta]);
+    const probe = tfl.model({ inputs: model.inputs, outputs: [first.input as tfl.SymbolicTensor, first.output as tfl.SymbolicTensor] });
+    const [into, out] = probe.predict(x) as tf.Tensor[];
+    const direct = powerDecomposition(layerNorm(into, { gamma, beta })).shares;
+    const rectified = powerDecomposition(out).shares;
+    const measured = trainedPowerDecomposition(model, x)[0].shares;
+    measured.forEach((v, i) => assert.ok(Math.abs(v - direct[i]) < 1e-9, `term ${i + 1}: ${v} vs ${direct[i]}`));
+    assert.ok(measured.some((v, i) => Math.abs(v - rectified[i]) > 1e-3), 'measured after the ReLU');
     for (const l of layers) assert.ok(Math.abs(l.shares.reduce((a, b) => a + b, 0) - 1) < 1e-9);
     assertNoLeak(() => trainedPowerDecomposition(model, x));
   });

@@ -56,8 +56,16 @@ describe('createNormActivation', () => {
     const [gn, pn] = createNormActivation('gn+pn', { groups: 2, activation: 'gelu', scaleProxy: false, epsilon: 1e-3 }) as [GroupNormalization, ProxyNormActivation];
     assert.deepEqual([gn.groups, gn.epsilon, gn.center, gn.scale], [2, 1e-3, false, false]);
     assert.deepEqual([pn.activation, pn.scale], ['gelu', false]);
-    const [bn, act] = createNormActivation('bn', { groupSize: 8 }) as [BatchNormalization, ActivationLayer];
-    assert.deepEqual([bn.groupSize, bn.epsilon, act.activation], [8, 1e-3, 'relu']);
+    // A ReLU after BN/GN/LN/IN is the norm layer's own (fused); another activation is a layer of its own.
+    const fused = createNormActivation('bn', { groupSize: 8 }) as [BatchNormalization];
+    assert.equal(fused.length, 1);
+    assert.deepEqual([fused[0].groupSize, fused[0].epsilon, fused[0].activation], [8, 1e-3, 'relu']);
+    for (const name of ['gn', 'ln', 'in'] as const) {
+      const layers = createNormActivation(name);
+      assert.deepEqual(layers.map((l) => l.getConfig().activation), ['relu'], name);
+    }
+    const [bn, act] = createNormActivation('bn', { groupSize: 8, activation: 'gelu' }) as [BatchNormalization, ActivationLayer];
+    assert.deepEqual([bn.groupSize, bn.activation, act.activation], [8, 'linear', 'gelu']);
     const [brn] = createNormActivation('brn', { warmupSteps: 50 }) as [BatchRenormalization];
     assert.equal(brn.warmupSteps, 50);
     const [plainGn] = createNormActivation('gn') as [GroupNormalization];

@@ -50,7 +50,9 @@ describe('resnetV2', () => {
     assert.equal(strides('s2b1_shortcut'), 2);
     assert.equal(strides('s2b2_conv1'), 1);
     // The shortcut of a projection block reads the pre-activated input; an identity block adds its input.
-    assert.equal(model.getLayer('s2b1_shortcut').inboundNodes[0].inboundLayers[0].name, 's2b1_pre_act');
+    // (BN+ReLU is one layer: the BN layer's own fused ReLU.)
+    assert.equal(model.getLayer('s2b1_shortcut').inboundNodes[0].inboundLayers[0].name, 's2b1_pre_norm');
+    assert.equal(model.getLayer('s2b1_pre_norm').getConfig().activation, 'relu');
     assert.deepEqual(model.getLayer('s1b2_add').inboundNodes[0].inboundLayers.map((l) => l.name), ['s1b1_add', 's1b2_conv2']);
     const cls = model.getLayer(classifierLayerName);
     assert.equal(cls.getClassName(), 'Dense');

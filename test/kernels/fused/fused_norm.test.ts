@@ -166,6 +166,11 @@ const OPS: OpCase[] = [
     op: (x, [g, b]) => { const r = batchNormTraining(x, { groupSize: 2, gamma: g, beta: b }); return [r.y, r.mean, r.variance]; } },
   { name: 'batchNormTraining, dense', shape: [16, 12], params: gb,
     op: (x, [g, b]) => { const r = batchNormTraining(x, { gamma: g, beta: b }); return [r.y, r.mean, r.variance]; } },
+  // relu: the fused kernels' TLU slot with tau = 0 against tf.relu of the composite output
+  { name: 'batchNormTraining with relu, groups of 2 images', shape: [4, 8, 8, 20], params: gb,
+    op: (x, [g, b]) => { const r = batchNormTraining(x, { groupSize: 2, gamma: g, beta: b, relu: true }); return [r.y, r.mean, r.variance]; } },
+  { name: 'groupNorm(4) / layerNorm / instanceNorm with relu', shape: [2, 7, 9, 12], params: gb,
+    op: (x, [g, b]) => [groupNorm(x, { groups: 4, gamma: g, beta: b, relu: true }), layerNorm(x, { gamma: g, beta: b, relu: true }), instanceNorm(x, { gamma: g, beta: b, relu: true })] },
 ];
 
 describe('ops: fused path against the composite path', () => {
@@ -207,11 +212,14 @@ describe('ops: fused path against the composite path', () => {
         ['BatchfreeFrnTlu', () => filterResponseNormTlu(x, { tau })],
         ['BatchfreeGroupNorm', () => groupNorm(x, { groups: 2 })],
         ['BatchfreeBatchNorm', () => batchNormTraining(x).y],
+        ['BatchfreeBatchNorm', () => batchNormTraining(x, { relu: true }).y],
+        ['BatchfreeGroupNorm', () => layerNorm(x, { relu: true })],
       ];
       for (const [kernel, f] of cases) {
         const profile = await tf.profile(() => f());
         assert.ok(profile.kernelNames.includes(kernel), `${backend}: ${kernel} not run (${profile.kernelNames.join(', ')})`);
         assert.ok(!profile.kernelNames.includes('Rsqrt'), `${backend}: composite ops ran too`);
+        assert.ok(!profile.kernelNames.includes('Relu'), `${backend}: a separate ReLU ran`);
       }
       tf.dispose([x, tau]);
     }
