@@ -237,7 +237,7 @@ function phase(r: number, k: number, s: number, pad: number, size: number, outSi
 
 /**
  * Input gradient by the SIMD micro-kernels: for each chunk of images, tap and block of input channels, the
- * output-gradient pixels whose input pixel is inside the image add `dy[pixel] . w[tap]^T` to it, four pixels
+ * output-gradient pixels whose input pixel is inside the image add `dy[pixel] . w[tap]^T` to it, two pixels
  * at a time. Reads `dy` in place; the kernel is transposed to `[KH, KW, Co, Ci]` first (small).
  */
 function conv2DBackpropInputSimd(backend: WasmBackendLike, k: SimdKernels, dy: TensorInfo, filter: TensorInfo, geometry: ConvGeometry): TensorInfo {

@@ -10,8 +10,7 @@ import { assertClose, randn } from '../helpers.js';
 type Pad = 'same' | 'valid' | number | [[0, 0], [number, number], [number, number], [0, 0]];
 interface Case { name: string; x: [number, number, number, number]; k: [number, number]; co: number; strides: number | [number, number]; pad: Pad; scale?: number }
 
-// Output channels a multiple of 4 and >= MIN_SIMD_INPUT_CHANNELS input channels take the SIMD kernel; the
-// others the stock XNNPACK one.
+// Output channels a multiple of 4 take the SIMD kernel; the others the stock XNNPACK one.
 const cases: Case[] = [
   { name: '3x3 stride 1 same, B = 1, odd sizes', x: [1, 5, 7, 4], k: [3, 3], co: 4, strides: 1, pad: 'same' },
   { name: '5x3 strides [2,3] valid', x: [3, 9, 8, 5], k: [5, 3], co: 8, strides: [2, 3], pad: 'valid' },
@@ -24,8 +23,9 @@ const cases: Case[] = [
   { name: 'second layer of the reference net (stride 2, even size), B = 9 (several image chunks)', x: [9, 28, 28, 16], k: [3, 3], co: 32, strides: 2, pad: 'same' },
   { name: 'third layer shape, magnitudes 1e3', x: [2, 14, 14, 32], k: [3, 3], co: 64, strides: 2, pad: 'same', scale: 1e3 },
   { name: 'magnitudes 1e-4', x: [2, 6, 6, 4], k: [3, 3], co: 8, strides: 1, pad: 'same', scale: 1e-4 },
-  // Stock fallbacks.
-  { name: 'Ci = 1 (stem: stock kernel)', x: [2, 28, 28, 1], k: [3, 3], co: 16, strides: 1, pad: 'same' },
+  { name: 'Ci = 1 (stem)', x: [2, 28, 28, 1], k: [3, 3], co: 16, strides: 1, pad: 'same' },
+  { name: 'Ci = 3, stride 2, odd size', x: [3, 9, 11, 3], k: [3, 3], co: 8, strides: 2, pad: 'same' },
+  // Stock fallback.
   { name: 'Co = 6 (stock kernel)', x: [2, 7, 6, 8], k: [3, 3], co: 6, strides: 2, pad: 'same' },
 ];
 
