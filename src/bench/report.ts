@@ -35,7 +35,7 @@ export function trainTable(rows: readonly TrainRow[], batch: number): string {
   });
   const header = ['network', 'norm', 'engine', 'ms/step', 'p25-p75', 'img/s', 'vs cpu-stock', 'vs PyTorch', 'steps', 'notes'];
   return `Training throughput, batch ${batch} (forward + backward + SGD update; median wall time per step; ` +
-    `vs PyTorch = img/s over PyTorch's at the same thread count, measured in this run):\n${formatTable(header, body, [0, 1, 2, 9])}`;
+    `vs PyTorch = img/s over PyTorch's at the same thread count, measured in this run right before and after batchfree's rounds on that network (the faster of the two)):\n${formatTable(header, body, [0, 1, 2, 9])}`;
 }
 
 /**

@@ -1,12 +1,14 @@
 /**
  * The PyTorch peer of `batchfree bench --torch`: runs the project's `torch_peer.py` (the reference network's
  * training step with BN+ReLU, GN(8)+ReLU and FRN+TLU on 1 and 2 threads, and the per-op table at 64×64×32×32) with
- * the system Python, and reads its `results.json`.
+ * the system Python, and reads its `results.json`; and measures the peer's training step of one network on its
+ * own ({@link measureTorchTrain}), so that the training benchmark can time PyTorch right before and after
+ * batchfree on the same network (this machine's speed drifts by tens of percent over minutes).
  * @module
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorLine } from './stats.js';
 
@@ -148,4 +150,63 @@ export function readTorchResults(file: string): TorchPeer {
     }
   }
   return peer;
+}
+
+/** The peer's training step of one network, by thread count (`'1'`, `'2'`). */
+export type TorchTrainFigures = Record<string, { msPerStep: number; imagesPerSecond: number }>;
+
+/** Options of {@link measureTorchTrain}. */
+export interface TorchTrainOptions {
+  python?: string;
+  script?: string;
+  /** Thread counts; default 1 and 2. */
+  threads?: readonly number[];
+  /** Do not wait for a quiet machine (the peer's `--no-wait`). */
+  noWait?: boolean;
+}
+
+/**
+ * The peer script's training step of the reference network with `norm` (`bn`, `gn`, `frn`; see
+ * {@link TORCH_TRAIN_KINDS}) on each thread count: its own `bench_train` (5 warm-up and 30 timed steps, median),
+ * called from a short Python program that imports the script. Never throws: `undefined` when the peer has no such
+ * network or cannot run (`onError` gets the reason).
+ */
+export async function measureTorchTrain(norm: string, options: TorchTrainOptions = {}, onError?: (reason: string) => void): Promise<TorchTrainFigures | undefined> {
+  const kind = TORCH_TRAIN_KINDS[norm];
+  if (kind === undefined) return undefined;
+  const python = options.python ?? DEFAULT_PYTHON;
+  const script = options.script ?? defaultTorchScript();
+  if (!existsSync(script)) {
+    onError?.(`peer script ${script} not found`);
+    return undefined;
+  }
+  const threads = options.threads ?? [1, 2];
+  const program = [
+    'import json, sys',
+    `sys.path.insert(0, ${JSON.stringify(dirname(script))})`,
+    'import importlib',
+    `peer = importlib.import_module(${JSON.stringify(basename(script, '.py'))})`,
+    ...(options.noWait === true ? ['peer.QUIET["enabled"] = False'] : []),
+    'out = {}',
+    `for t in ${JSON.stringify(threads)}:`,
+    `    r = peer.bench_train(${JSON.stringify(kind)}, t)`,
+    '    out[str(t)] = {"ms": r["ms_per_step"], "ips": r["images_per_s"]}',
+    'print("BATCHFREE " + json.dumps(out))',
+  ].join('\n');
+  const r = await new Promise<{ status: number | null; stdout: string; stderr: string; error?: Error }>((done) => {
+    const child = spawn(python, ['-c', program], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString('utf8'); });
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8'); });
+    child.on('error', (error) => done({ status: null, stdout, stderr, error }));
+    child.on('close', (status) => done({ status, stdout, stderr }));
+  });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('BATCHFREE '));
+  if (r.status !== 0 || line === undefined) {
+    const last = r.stderr.trim().split('\n').pop() ?? '';
+    onError?.(r.error !== undefined ? errorLine(r.error) : r.status !== 0 ? `${python} exited with ${r.status}: ${last}` : `${python} printed no figures for ${kind}`);
+    return undefined;
+  }
+  const raw = JSON.parse(line.slice('BATCHFREE '.length)) as Record<string, { ms: number; ips: number }>;
+  return Object.fromEntries(Object.entries(raw).map(([t, v]) => [t, { msPerStep: v.ms, imagesPerSecond: v.ips }]));
 }

@@ -26,7 +26,7 @@ import { type Trainable, trainableParams, trainStep } from '../train/loop.js';
 import { createParallelTrainer, threadTimes } from '../train/parallel/index.js';
 import { type BenchModel, benchNet, syntheticBatch } from './nets.js';
 import { errorLine, median, quantile } from './stats.js';
-import type { TorchPeer } from './torch.js';
+import type { TorchPeer, TorchTrainFigures } from './torch.js';
 
 /** Engines `batchfree bench` measures by default: stock cpu, batchfree on one thread, batchfree on two workers. */
 export const DEFAULT_ENGINES = ['cpu-stock', 'wasm', 'w2'] as const;
@@ -89,6 +89,11 @@ export interface TrainBenchOptions {
   stockFirstOnly?: boolean;
   /** Learning rate of the SGD steps; default 0.01. */
   lr?: number;
+  /**
+   * The PyTorch peer's training step of the reference network with a norm (see `measureTorchTrain`), measured
+   * right before and right after batchfree's rounds on that network; `undefined` for norms the peer lacks.
+   */
+  peer?: (norm: NormName) => Promise<TorchTrainFigures | undefined>;
   /** Progress lines. */
   log?: (line: string) => void;
 }
@@ -146,6 +151,8 @@ export interface TrainBenchResult {
   rows: TrainRow[];
   /** 1-minute load average after each network's measurements. */
   loadAverages: number[];
+  /** The PyTorch peer measured right before and after batchfree's rounds on each reference-net norm it has. */
+  peerAdjacent: Record<string, { before?: TorchTrainFigures; after?: TorchTrainFigures }>;
 }
 
 /** One timed step. */
@@ -176,12 +183,12 @@ export async function benchTraining(options: TrainBenchOptions = {}): Promise<Tr
   const {
     models = ['reference', 'resnet20'], norms = ['bn', 'gn', 'frn', 'ln+pn'], resnetNorms = ['frn'], engines = DEFAULT_ENGINES,
     batch = 64, steps = 20, rounds: roundsWanted = 4, warmup = DEFAULT_WARMUP_STEPS, stockSteps = 1, stockBudgetMs = 120_000, stockFirstOnly = false, lr = 0.01,
-    log = () => undefined,
+    log = () => undefined, peer,
   } = options;
   const specs = engines.map(parseEngine);
   const rounds = Math.max(1, Math.min(roundsWanted, steps));
   const perRound = Math.ceil(steps / rounds);
-  const result: TrainBenchResult = { batch, steps: rounds * perRound, rounds, warmup, stockSteps, rows: [], loadAverages: [] };
+  const result: TrainBenchResult = { batch, steps: rounds * perRound, rounds, warmup, stockSteps, rows: [], loadAverages: [], peerAdjacent: {} };
   let first = true;
   for (const model of models) {
     for (const norm of model === 'reference' ? norms : resnetNorms) {
@@ -198,9 +205,18 @@ export async function benchTraining(options: TrainBenchOptions = {}): Promise<Tr
       first = false;
       const interleaved = specs.filter((s) => !isSequential(s));
       if (interleaved.length > 0) {
+        const timePeer = async (when: 'before' | 'after'): Promise<void> => {
+          if (peer === undefined || model !== 'reference') return;
+          const figures = await peer(norm);
+          if (figures === undefined) return;
+          (result.peerAdjacent[norm] ??= {})[when] = figures;
+          log(`  PyTorch ${when}: ${Object.entries(figures).map(([t, f]) => `${t} thr ${f.imagesPerSecond.toFixed(0)} img/s`).join(', ')}`);
+        };
         log(`train: ${model} ${norm} on ${interleaved.map((s) => s.name).join(', ')} (${rounds} rounds of ${perRound} steps after ${warmup} warm-up steps)...`);
+        await timePeer('before');
         const rows = await measureInterleaved(interleaved, model, norm, { batch, rounds, perRound, warmup, lr });
         for (const r of rows) log(`  ${describe(r)}`);
+        await timePeer('after');
         result.rows.push(...rows);
       }
       result.loadAverages.push(loadavg()[0]);
@@ -386,17 +402,32 @@ async function measureInterleaved(specs: EngineSpec[], model: BenchModel, norm: 
  * or one row saying why there are none) after each network's rows, and the ratios: `vsStockCpu` (to the same
  * network's `cpu-stock` row) and `vsPyTorch` (to PyTorch at the same thread count).
  */
-export function withPeerRows(rows: readonly TrainRow[], torch: TorchPeer | undefined, torchNote: string): TrainRow[] {
+export function withPeerRows(rows: readonly TrainRow[], torch: TorchPeer | undefined, torchNote: string,
+  adjacent: TrainBenchResult['peerAdjacent'] = {}): TrainRow[] {
   const out: TrainRow[] = [];
   const groups = [...new Set(rows.map((r) => `${r.model}\u0000${r.norm}`))];
   for (const g of groups) {
     const [model, norm] = g.split('\u0000') as [BenchModel, string];
     const mine = rows.filter((r) => r.model === model && r.norm === norm).map((r) => ({ ...r }));
     const peer: TrainRow[] = [];
+    const version = `PyTorch ${torch?.version ?? ''}`.trim();
+    const around = model === 'reference' ? adjacent[norm] : undefined;
     const figures = model === 'reference' ? torch?.train[norm] : undefined;
-    if (figures !== undefined && Object.keys(figures).length > 0) {
+    if (around !== undefined && (around.before !== undefined || around.after !== undefined)) {
+      // Timed right before and after batchfree's rounds: compared with the faster of the two.
+      const threadCounts = [...new Set([...Object.keys(around.before ?? {}), ...Object.keys(around.after ?? {})])];
+      for (const threads of threadCounts) {
+        const b = around.before?.[threads], a = around.after?.[threads];
+        const best = [b, a].filter((f) => f !== undefined).sort((x, y) => y.imagesPerSecond - x.imagesPerSecond)[0];
+        const show = (f: typeof b) => (f === undefined ? '-' : f.imagesPerSecond.toFixed(0));
+        peer.push({
+          model, norm, engine: 'pytorch', threads: Number(threads), steps: 0, warmup: 0, msPerStep: best.msPerStep, imagesPerSecond: best.imagesPerSecond,
+          note: `${version}: ${show(b)} img/s before, ${show(a)} after batchfree's rounds (the faster shown)`,
+        });
+      }
+    } else if (figures !== undefined && Object.keys(figures).length > 0) {
       for (const [threads, f] of Object.entries(figures)) {
-        peer.push({ model, norm, engine: 'pytorch', threads: Number(threads), steps: 0, warmup: 0, msPerStep: f.msPerStep, imagesPerSecond: f.imagesPerSecond, note: `PyTorch ${torch?.version ?? ''}`.trim() });
+        peer.push({ model, norm, engine: 'pytorch', threads: Number(threads), steps: 0, warmup: 0, msPerStep: f.msPerStep, imagesPerSecond: f.imagesPerSecond, note: version });
       }
     } else {
       const why = torch?.status === 'measured' ? (model === 'reference' ? 'the peer has no such network' : 'the peer has the reference network only') : torchNote;

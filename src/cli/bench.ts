@@ -20,7 +20,7 @@ import { BENCH_OPS, benchOps, OP_SHAPE, type OpsBenchResult } from '../bench/ops
 import { PEERS_TRAIN_MS } from '../bench/peers.js';
 import { memoryTable, opPeerFigures, opsTable, threadTable, trainTable } from '../bench/report.js';
 import { machineInfo } from '../bench/stats.js';
-import { DEFAULT_PYTHON, defaultTorchScript, readTorchResults, runTorchPeer, type TorchPeer } from '../bench/torch.js';
+import { DEFAULT_PYTHON, defaultTorchScript, measureTorchTrain, readTorchResults, runTorchPeer, type TorchPeer } from '../bench/torch.js';
 import { benchTraining, DEFAULT_ENGINES, DEFAULT_WARMUP_STEPS, ENGINE_PATTERN, profileTrainStep, type TrainBenchResult, type TrainRow, withPeerRows } from '../bench/train.js';
 import { wholeNumber, wholeNumberList } from './parse.js';
 import type { CliIO } from './program.js';
@@ -193,8 +193,12 @@ async function runBench(s: BenchSettings, io: CliIO): Promise<BenchReport> {
     const result = await benchTraining({
       models: s.models, norms: s.norms, resnetNorms: s.resnetNorms, engines: s.engines, batch: s.batch, steps: s.steps, rounds: s.rounds,
       warmup: s.warmup, stockSteps: s.stockSteps, stockBudgetMs: s.stockBudgetS * 1000, stockFirstOnly: s.quick, log,
+      // A live peer is also timed right before and after batchfree on each network (the machine's speed drifts).
+      peer: torch?.status === 'measured' && s.torchResults === undefined
+        ? (norm) => measureTorchTrain(norm, { python: s.python, script: s.torchScript, noWait: s.quick }, (why) => log(`  PyTorch: ${why}`))
+        : undefined,
     });
-    const rows: TrainRow[] = withPeerRows(result.rows, torch, torchNote);
+    const rows: TrainRow[] = withPeerRows(result.rows, torch, torchNote, result.peerAdjacent);
     report.train = { ...result, rows };
     io.out(`\n${trainTable(rows, s.batch)}`);
     const threads = threadTable(rows);

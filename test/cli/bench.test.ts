@@ -48,15 +48,24 @@ const PEER_RESULTS = {
 };
 
 /**
- * A stand-in for the system Python: `-c 'import torch'` succeeds; run on a script, it writes PEER_RESULTS to
- * the `--out-dir` it is given and records its arguments.
+ * A stand-in for the system Python: `-c 'import torch'` succeeds; a `-c` program timing the FRN network's training
+ * step (batchfree's adjacent measurement) prints made-up figures, 120/240 img/s the first time and 90/300 after;
+ * run on a script, it writes PEER_RESULTS to the `--out-dir` it is given and records its arguments.
  */
 function fakePython(): string {
   const path = join(root, 'python');
+  const counter = join(root, 'adjacent-calls.txt');
   writeFileSync(join(root, 'peer.json'), JSON.stringify(PEER_RESULTS));
   writeFileSync(path, [
     '#!/bin/sh',
-    '[ "$1" = "-c" ] && exit 0',
+    'if [ "$1" = "-c" ]; then',
+    '  case "$2" in *frn_tlu*)',
+    `    n=$(cat ${JSON.stringify(counter)} 2>/dev/null || echo 0); n=$((n + 1)); echo $n > ${JSON.stringify(counter)}`,
+    '    if [ $n -eq 1 ]; then echo \'BATCHFREE {"1": {"ms": 50, "ips": 120}, "2": {"ms": 25, "ips": 240}}\';',
+    '    else echo \'BATCHFREE {"1": {"ms": 60, "ips": 90}, "2": {"ms": 20, "ips": 300}}\'; fi;;',
+    '  esac',
+    '  exit 0',
+    'fi',
     `echo "$@" > ${JSON.stringify(join(root, 'peer-args.txt'))}`,
     'while [ $# -gt 0 ]; do [ "$1" = "--out-dir" ] && dir="$2"; shift; done',
     'mkdir -p "$dir"',
@@ -156,12 +165,15 @@ describe('batchfree bench', () => {
     const rep = r.report as BenchReport;
     assert.equal(rep.torch.status, 'measured');
     const rows = (rep.train as NonNullable<BenchReport['train']>).rows;
+    // FRN: timed again right before and after batchfree's rounds; the faster of the two is compared.
     const frn = rows.filter((x) => x.norm === 'frn');
     assert.deepEqual(frn.map((x) => `${x.engine}/${x.threads}`), ['wasm/1', 'pytorch/1', 'pytorch/2']);
-    assert.equal(frn[1].imagesPerSecond, 100);
-    assert.equal(frn[2].msPerStep, 20);
+    assert.deepEqual([frn[1].imagesPerSecond, frn[2].imagesPerSecond, frn[2].msPerStep], [120, 300, 20]);
+    assert.match(frn[1].note as string, /120 img\/s before, 90 after/);
+    const adjacent = (rep.train as NonNullable<BenchReport['train']>).peerAdjacent.frn;
+    assert.deepEqual([adjacent.before?.['1'].imagesPerSecond, adjacent.after?.['2'].msPerStep], [120, 20]);
     const ours = frn[0].imagesPerSecond as number;
-    assert.ok(Math.abs((frn[0].vsPyTorch as number) - ours / 100) < 1e-12 * ours, 'ratio to PyTorch at 1 thread');
+    assert.ok(Math.abs((frn[0].vsPyTorch as number) - ours / 120) < 1e-12 * ours, 'ratio to PyTorch at 1 thread');
     const gn = rows.filter((x) => x.norm === 'gn');
     assert.equal(gn[0].vsPyTorch, undefined, 'the peer gave no GN figures');
     assert.match(gn[1].skipped as string, /no such network/);
