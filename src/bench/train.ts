@@ -233,7 +233,7 @@ function describe(r: TrainRow): string {
 }
 
 /** An in-process runner on the current backend. */
-export function inProcessRunner(spec: EngineSpec, model: BenchModel, norm: NormName, batchSize: number, lr: number): Runner {
+function inProcessRunner(spec: EngineSpec, model: BenchModel, norm: NormName, batchSize: number, lr: number): Runner {
   const net = benchNet(model, norm);
   const t: Trainable = { model: net, optimizer: new SGD({ momentum: 0 }), params: trainableParams(net) };
   const batch = syntheticBatch(batchSize);
