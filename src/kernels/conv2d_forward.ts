@@ -58,10 +58,54 @@ export function conv2DForwardSimd(backend: WasmBackendLike, k: SimdKernels, x: T
   }
   const xPtr = wasmPtr(backend, x), wPtr = wasmPtr(backend, filter), yPtr = wasmPtr(backend, y);
   const inS: [number, number, number] = [H * W * Ci * 4, sh * W * Ci * 4, sw * Ci * 4], outS: [number, number, number] = [OH * OW * Co * 4, OW * Co * 4, Co * 4];
+  if (Ci < FOLD_BELOW_CHANNELS) {
+    foldedTapRows(k, xPtr, wPtr, yPtr, g, inS, outS);
+    return y;
+  }
   forEachTap(g, imagesPerChunk(g, CHUNK_BYTES), ({ nb, kh, kw, rows, cols, inPixel, outPixel }) => {
     dgradGrid(k, xPtr + inPixel * Ci * 4, wPtr + (kh * KW + kw) * Ci * Co * 4, yPtr + outPixel * Co * 4, nb, rows, cols, inS, outS, Ci, Co * 4, Co / 4);
   });
   return y;
+}
+
+/**
+ * Input channels below which a row of taps is one micro-kernel call: with 1-3 channels a tap alone gives the
+ * micro-kernel 1-3 multiply-adds per output pixel, too few to pay for its accumulators.
+ */
+const FOLD_BELOW_CHANNELS = 4;
+
+/**
+ * The taps `(kh, 0..KW)` of a kernel row as one multiply-add depth `KW·Ci`: for output columns whose `KW` input
+ * pixels all lie inside the image, those pixels' channels are `KW·Ci` consecutive floats of `x` and the taps'
+ * kernel rows `w[kh, 0..KW]` are consecutive too, so one `dgrad` call does the whole row of taps (measured on
+ * the 28×28×1 → 16 stem at batch 32: 0.50 ms instead of 0.59; ×3 → 16: 0.81 instead of 0.91). The edge columns,
+ * where some tap falls on the padding, go tap by tap.
+ */
+function foldedTapRows(k: SimdKernels, xPtr: number, wPtr: number, yPtr: number, g: ConvGeometry,
+  inS: [number, number, number], outS: [number, number, number]): void {
+  const { batch: B, inH: H, inW: W, inC: Ci, outH: OH, outW: OW, outC: Co, kH: KH, kW: KW, strideH: sh, strideW: sw, padTop: pt, padLeft: pl } = g;
+  const colsOf = (kw: number): [number, number] => [Math.max(0, Math.ceil((pl - kw) / sw)), Math.min(OW, Math.floor((W - 1 + pl - kw) / sw) + 1)];
+  let owA = colsOf(0)[0], owB = colsOf(KW - 1)[1]; // columns where every tap of a row is inside
+  if (owB <= owA) owA = owB = OW; // none: all columns go tap by tap
+  const chunk = imagesPerChunk(g, CHUNK_BYTES);
+  for (let b0 = 0; b0 < B; b0 += chunk) {
+    const nb = Math.min(chunk, B - b0);
+    for (let kh = 0; kh < KH; kh++) {
+      const oh0 = Math.max(0, Math.ceil((pt - kh) / sh)), oh1 = Math.min(OH, Math.floor((H - 1 + pt - kh) / sh) + 1);
+      if (oh1 <= oh0) continue;
+      const inRow = b0 * H + oh0 * sh + kh - pt, outRow = b0 * OH + oh0;
+      const xAt = (ow: number, kw: number) => xPtr + (inRow * W + ow * sw - pl + kw) * Ci * 4;
+      const yAt = (ow: number) => yPtr + (outRow * OW + ow) * Co * 4;
+      if (owB > owA) dgradGrid(k, xAt(owA, 0), wPtr + kh * KW * Ci * Co * 4, yAt(owA), nb, oh1 - oh0, owB - owA, inS, outS, KW * Ci, Co * 4, Co / 4);
+      for (let kw = 0; kw < KW; kw++) {
+        const [c0, c1] = colsOf(kw);
+        const wTap = wPtr + (kh * KW + kw) * Ci * Co * 4;
+        const left = Math.min(c1, owA), right = Math.max(c0, owB);
+        if (left > c0) dgradGrid(k, xAt(c0, kw), wTap, yAt(c0), nb, oh1 - oh0, left - c0, inS, outS, Ci, Co * 4, Co / 4);
+        if (c1 > right) dgradGrid(k, xAt(right, kw), wTap, yAt(right), nb, oh1 - oh0, c1 - right, inS, outS, Ci, Co * 4, Co / 4);
+      }
+    }
+  }
 }
 
 /** Whether the SIMD forward convolution handles this call (else the stock kernel does). */

@@ -25,6 +25,10 @@ const cases: Case[] = [
   { name: 'magnitudes 1e-4', x: [2, 6, 6, 4], k: [3, 3], co: 8, strides: 1, pad: 'same', scale: 1e-4 },
   { name: 'Ci = 1 (stem)', x: [2, 28, 28, 1], k: [3, 3], co: 16, strides: 1, pad: 'same' },
   { name: 'Ci = 3, stride 2, odd size', x: [3, 9, 11, 3], k: [3, 3], co: 8, strides: 2, pad: 'same' },
+  // Ci < 4: a row of taps per call, the edge columns tap by tap.
+  { name: 'Ci = 2, 5x3 strides [1,2], explicit padding', x: [2, 8, 9, 2], k: [5, 3], co: 12, strides: [1, 2], pad: [[0, 0], [2, 1], [2, 0], [0, 0]] },
+  { name: 'Ci = 1, kernel wider than the image (no column has every tap inside)', x: [1, 4, 3, 1], k: [3, 5], co: 4, strides: 1, pad: 'same' },
+  { name: 'Ci = 1, valid padding (every column inside)', x: [2, 7, 7, 1], k: [3, 3], co: 8, strides: 2, pad: 'valid' },
   // Stock fallback.
   { name: 'Co = 6 (stock kernel)', x: [2, 7, 6, 8], k: [3, 3], co: 6, strides: 2, pad: 'same' },
 ];
