@@ -5,7 +5,7 @@
  */
 import { tf, tfl } from '../engine.js';
 import { argumentError } from '../ops/validate.js';
-import { ActivatedNormLayer } from '../layers/affine_norm.js';
+import { endsWithOwnActivation } from '../layers/common.js';
 import { powerDecomposition } from './power_decomposition.js';
 
 /** Class names of the layers whose outputs are measured: batchfree's normalization layers and TF.js' BN. */
@@ -26,7 +26,8 @@ export interface LayerPower {
 /**
  * Decomposes the power of every rank-4 normalization-layer output of `model` on `inputs` (inference mode).
  * The layers' outputs include their affine transform, when they have one (PN's norms have none), and not the
- * ReLU a layer may end with (`activation: 'relu'`: measured before it, as a separate ReLU layer would be): a trained
+ * activation a layer may end with (BN/GN/LN/IN's ReLU, FRN's TLU: measured before it, as with a separate
+ * activation layer): a trained
  * network's `gamma`, `beta` act per channel, which moves term (1) but not the collapse the paper describes.
  * @param inputs `[N,H,W,C]`, N ≥ 2, standardized as in training.
  */
@@ -34,15 +35,14 @@ export function trainedPowerDecomposition(model: tfl.LayersModel, inputs: tf.Ten
   const norms = model.layers.filter((l) => NORMALIZATION_CLASS_NAMES.includes(l.getClassName()));
   const maps = norms.filter((l) => (l.output as tfl.SymbolicTensor).shape.length === 4);
   if (maps.length === 0) throw argumentError('trainedPowerDecomposition', 'model', model.name, 'a model with normalization layers on feature maps');
-  // A layer that ends with its own ReLU is measured before it: its input is probed and normalized without it.
-  const fused = (l: tfl.layers.Layer): l is ActivatedNormLayer => l instanceof ActivatedNormLayer && l.activation !== 'linear';
-  const probe = tfl.model({ inputs: model.inputs, outputs: maps.map((l) => (fused(l) ? l.input : l.output) as tfl.SymbolicTensor) });
+  // A layer that ends with its own activation is measured before it: its input is probed and normalized without it.
+  const probe = tfl.model({ inputs: model.inputs, outputs: maps.map((l) => (endsWithOwnActivation(l) ? l.input : l.output) as tfl.SymbolicTensor) });
   const outs = probe.predict(inputs) as tf.Tensor | tf.Tensor[];
   const list = Array.isArray(outs) ? outs : [outs];
   try {
     return list.map((t, i) => {
       const layer = maps[i];
-      const shares = tf.tidy(() => powerDecomposition(fused(layer) ? layer.preActivation(t) : t).shares);
+      const shares = tf.tidy(() => powerDecomposition(endsWithOwnActivation(layer) ? layer.preActivation(t) : t).shares);
       return { layer: layer.name, className: layer.getClassName(), shares };
     });
   } finally {

@@ -118,3 +118,19 @@ export function opName(layer: { getClassName(): string }): string {
   const name = layer.getClassName();
   return name.startsWith(CLASS_PREFIX) ? name.slice(CLASS_PREFIX.length) : name;
 }
+
+/** A layer that ends with an activation of its own (`activation` other than `'linear'`) and can give its output before it. */
+export interface OwnActivationLayer {
+  readonly activation: string;
+  /** The layer's output before its own activation (inference mode). */
+  preActivation(x: tf.Tensor): tf.Tensor;
+}
+
+/**
+ * Whether `layer` ends with an activation of its own: batchfree's BN/BRN/GN/LN/IN with `activation: 'relu'` and
+ * FRN with `activation: 'tlu'`.
+ */
+export function endsWithOwnActivation(layer: tfl.layers.Layer): layer is tfl.layers.Layer & OwnActivationLayer {
+  const l = layer as Partial<OwnActivationLayer>;
+  return typeof l.preActivation === 'function' && typeof l.activation === 'string' && l.activation !== 'linear';
+}

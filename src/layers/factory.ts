@@ -27,8 +27,8 @@ import { ProxyNormActivation } from './proxy_norm.js';
  *   For `'bn'`, `'gn'`, `'ln'` and `'in'` with a ReLU, the ReLU is the normalization layer's own `activation: 'relu'` (one layer, the
  *   ReLU fused into the normalization's passes; same values and gradients); other activations are a layer of
  *   their own. The power decomposition of a trained network still measures the normalized output before it.
- * - `'frn'`: {@link FilterResponseNormalization} → {@link TLU} (the paper's pair; TLU *is* the activation, so the
- *   `activation` option does not apply).
+ * - `'frn'`: {@link FilterResponseNormalization} with its own TLU (`activation: 'tlu'`: the paper's pair as one
+ *   layer, one fused pass; TLU *is* the activation, so the `activation` option does not apply).
  * - `'frn+relu'`: FilterResponseNormalization → act (Table 3 ablation: FRN without TLU; ReLU unless `activation`
  *   says otherwise).
  * - `'gfrn'`, `'lfrn'`: {@link GroupResponseNormalization} (`groups`) / {@link LayerResponseNormalization} → TLU
@@ -101,7 +101,7 @@ export function createNormActivation(name: NormName, options: NormActivationOpti
     case 'gn': return withAct((a) => new GroupNormalization({ ...norm, ...a, groups }));
     case 'ln': return withAct((a) => new LayerNormalizationHWC({ ...norm, ...a }));
     case 'in': return withAct((a) => new InstanceNormalization({ ...norm, ...a }));
-    case 'frn': return [new FilterResponseNormalization(norm), tluLayer()];
+    case 'frn': return [new FilterResponseNormalization({ ...norm, activation: 'tlu' })];
     case 'frn+relu': return [new FilterResponseNormalization(norm), act()];
     case 'gfrn': return [new GroupResponseNormalization({ ...norm, groups }), tluLayer()];
     case 'lfrn': return [new LayerResponseNormalization(norm), tluLayer()];

@@ -4,7 +4,7 @@
  * @module
  */
 import { tf, tfl } from '../engine.js';
-import { FRN_DEFAULT_EPSILON, FRN_LEARNED_EPSILON_INIT, affineTlu, filterResponseNorm, prelu, tlu } from '../ops/filter_response_norm.js';
+import { FRN_DEFAULT_EPSILON, FRN_LEARNED_EPSILON_INIT, type FilterResponseNormOptions, affineTlu, filterResponseNorm, filterResponseNormTlu, prelu, tlu } from '../ops/filter_response_norm.js';
 import { argumentError, assertOneOf, assertPositive } from '../ops/validate.js';
 import { Kwargs, LayerArgs, LayerVariable, Shape, channelsOf, constantInit, oneShape, oneTensor, opt, read1d, registerLayer, withDefaultName } from './common.js';
 
@@ -19,22 +19,33 @@ export interface FilterResponseNormalizationArgs extends LayerArgs {
    * (including maps of unknown size). `true`/`false` force it.
    */
   learnedEpsilon?: boolean | 'auto';
+  /**
+   * `'tlu'`: the layer ends with its own Thresholded Linear Unit, eq. (3), `z = max(y, tau)` with a learned
+   * threshold `tau` `[C]` (init 0), computed in FRN's own passes forward and backward (the fused kernel of
+   * `filterResponseNormTlu` on wasm and cpu; the same values and gradients as a separate {@link TLU} layer).
+   * Default `'linear'` (the normalized output `y`).
+   */
+  activation?: 'linear' | 'tlu';
 }
 
 /**
  * Filter Response Normalization layer, eqs. (1)–(2): `y = gamma * x * rsqrt(mean_{h,w}(x^2) + eps) + beta`, per
- * sample and channel, for `[B,H,W,C]` maps and dense `[B,C]` activations (see `learnedEpsilon`).
+ * sample and channel, for `[B,H,W,C]` maps and dense `[B,C]` activations (see `learnedEpsilon`); with
+ * `activation: 'tlu'`, FRN+TLU in one layer, eqs. (1)–(3).
  *
- * Weights: `gamma` `[C]` (init 1), `beta` `[C]` (init 0), and when the epsilon is learned `learned_epsilon` `[]`
- * (init 1e-4). No batch statistics: training and inference compute the same thing. Usually followed by {@link TLU}.
+ * Weights: `gamma` `[C]` (init 1), `beta` `[C]` (init 0), when the epsilon is learned `learned_epsilon` `[]`
+ * (init 1e-4), and with the TLU `tau` `[C]` (init 0). No batch statistics: training and inference compute the
+ * same thing. Without its own TLU it is usually followed by a {@link TLU} layer.
  */
 export class FilterResponseNormalization extends tfl.layers.Layer {
   static className = 'batchfree>FilterResponseNormalization';
   readonly epsilon: number;
   readonly learnedEpsilon: boolean | 'auto';
+  readonly activation: 'linear' | 'tlu';
   private gamma?: LayerVariable;
   private beta?: LayerVariable;
   private epsL?: LayerVariable;
+  private tau?: LayerVariable;
 
   constructor(args: FilterResponseNormalizationArgs = {}) {
     super(withDefaultName(args, 'filter_response_normalization'));
@@ -45,6 +56,9 @@ export class FilterResponseNormalization extends tfl.layers.Layer {
     if (this.learnedEpsilon !== 'auto' && typeof this.learnedEpsilon !== 'boolean') {
       throw argumentError(op, 'learnedEpsilon', this.learnedEpsilon, "true, false or 'auto'");
     }
+    const activation = opt<string>(args.activation, 'linear');
+    assertOneOf(op, 'activation', activation, ['linear', 'tlu'] as const);
+    this.activation = activation;
   }
 
   /** Whether a layer built for `inputShape` learns its epsilon (resolves `'auto'`). */
@@ -60,6 +74,7 @@ export class FilterResponseNormalization extends tfl.layers.Layer {
     if (FilterResponseNormalization.learnsEpsilon(this.learnedEpsilon, oneShape(inputShape))) {
       this.epsL = this.addWeight('learned_epsilon', [], 'float32', constantInit(FRN_LEARNED_EPSILON_INIT));
     }
+    if (this.activation === 'tlu') this.tau = this.addWeight('tau', [c], 'float32', tfl.initializers.zeros());
     this.built = true;
   }
 
@@ -68,13 +83,24 @@ export class FilterResponseNormalization extends tfl.layers.Layer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    return tf.tidy(() => filterResponseNorm(oneTensor(inputs), {
-      gamma: read1d(this.gamma!), beta: read1d(this.beta!), eps: this.epsilon, learnedEps: this.epsL?.read(),
-    }));
+    return tf.tidy(() => {
+      const x = oneTensor(inputs);
+      if (this.tau === undefined) return this.preActivation(x);
+      return filterResponseNormTlu(x, { ...this.frnOptions(), tau: read1d(this.tau) });
+    });
+  }
+
+  /** The normalized output `y` before the layer's own TLU (what the power decomposition of a trained net measures). */
+  preActivation(x: tf.Tensor): tf.Tensor {
+    return filterResponseNorm(x, this.frnOptions());
+  }
+
+  private frnOptions(): FilterResponseNormOptions {
+    return { gamma: read1d(this.gamma!), beta: read1d(this.beta!), eps: this.epsilon, learnedEps: this.epsL?.read() };
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), epsilon: this.epsilon, learnedEpsilon: this.learnedEpsilon };
+    return { ...super.getConfig(), epsilon: this.epsilon, learnedEpsilon: this.learnedEpsilon, activation: this.activation };
   }
 }
 registerLayer(FilterResponseNormalization);

@@ -9,14 +9,14 @@ import { ActivationLayer } from '../../src/layers/activation.js';
 import { assertNoLeak, randn, tensor, useCpu, values } from '../helpers.js';
 import { assertRoundTrip } from './layer_helpers.js';
 
-/** The class names (without `batchfree>`) each name must build, in order. */
+/** The class names (without `batchfree>`) each name must build, in order (with activation 'swish': BN/GN/LN/IN fuse only a ReLU). */
 const EXPECTED: Record<NormName, string[]> = {
   'bn': ['BatchNormalization', 'Activation'],
   'brn': ['BatchRenormalization', 'Activation'],
   'gn': ['GroupNormalization', 'Activation'],
   'ln': ['LayerNormalizationHWC', 'Activation'],
   'in': ['InstanceNormalization', 'Activation'],
-  'frn': ['FilterResponseNormalization', 'TLU'],
+  'frn': ['FilterResponseNormalization'], // with its own TLU
   'frn+relu': ['FilterResponseNormalization', 'Activation'],
   'gfrn': ['GroupResponseNormalization', 'TLU'],
   'lfrn': ['LayerResponseNormalization', 'TLU'],
@@ -64,6 +64,8 @@ describe('createNormActivation', () => {
       const layers = createNormActivation(name);
       assert.deepEqual(layers.map((l) => l.getConfig().activation), ['relu'], name);
     }
+    // FRN's TLU is its own (whatever the activation option says: TLU is FRN's activation).
+    assert.deepEqual(createNormActivation('frn', { activation: 'gelu' }).map((l) => l.getConfig().activation), ['tlu']);
     const [bn, act] = createNormActivation('bn', { groupSize: 8, activation: 'gelu' }) as [BatchNormalization, ActivationLayer];
     assert.deepEqual([bn.groupSize, bn.activation, act.activation], [8, 'linear', 'gelu']);
     const [brn] = createNormActivation('brn', { warmupSteps: 50 }) as [BatchRenormalization];

@@ -1,7 +1,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/engine.js';
-import { BatchNormalization, BatchRenormalization, GroupNormalization, InstanceNormalization, LayerNormalizationHWC } from '../../src/layers/index.js';
+import { BatchNormalization, BatchRenormalization, FilterResponseNormalization, GroupNormalization, InstanceNormalization, LayerNormalizationHWC, TLU } from '../../src/layers/index.js';
 import type { ActivatedNormLayer } from '../../src/layers/affine_norm.js';
 import { assertClose, assertNoLeak, randn, tensor, useCpu, values } from '../helpers.js';
 import { modelOf, perturbWeights } from './layer_helpers.js';
@@ -56,5 +56,41 @@ describe("normalization layers with activation: 'relu'", () => {
     delete config.activation;
     const rebuilt = LayerNormalizationHWC.fromConfig(LayerNormalizationHWC, config) as LayerNormalizationHWC;
     assert.equal(rebuilt.activation, 'linear');
+  });
+});
+
+describe("FilterResponseNormalization with activation: 'tlu'", () => {
+  before(useCpu);
+
+  for (const [label, shape, learnedEpsilon] of [['maps', [5, 4, 6], 'auto'], ['dense, learned epsilon', [6], 'auto'], ['maps, learned epsilon forced', [3, 3, 4], true]] as const) {
+    it(`${label}: equals FRN then a TLU layer with the same weights, values and gradients of x and every weight`, () => {
+      const fused = new FilterResponseNormalization({ activation: 'tlu', learnedEpsilon });
+      const frn = new FilterResponseNormalization({ learnedEpsilon }), tluLayer = new TLU();
+      modelOf([...shape], [fused]);
+      modelOf([...shape], [frn, tluLayer]);
+      perturbWeights(fused, 60, 0.5);
+      const w = fused.getWeights();
+      assert.deepEqual(fused.weights.map((v) => v.originalName.split('/').pop()), [...(frn.weights.map((v) => v.originalName.split('/').pop())), 'tau']);
+      frn.setWeights(w.slice(0, -1));
+      tluLayer.setWeights(w.slice(-1));
+      const x = tensor(randn([4, ...shape], 61, 1, 0.1));
+      const y = fused.apply(x) as tf.Tensor, want = tluLayer.apply(frn.apply(x)) as tf.Tensor;
+      assertClose(values(y), values(want), 1e-5, 'output');
+      assertClose(values(fused.preActivation(x)), values(frn.apply(x) as tf.Tensor), 1e-5, 'preActivation');
+      const dy = tensor(randn([4, ...shape], 62));
+      const vars = (l: { trainableWeights: unknown[] }) => l.trainableWeights.map((v) => (v as { val: tf.Variable }).val);
+      const loss = (f: () => tf.Tensor) => () => tf.sum(tf.mul(f(), dy)) as tf.Scalar;
+      const g1 = tf.variableGrads(loss(() => fused.apply(x, { training: true }) as tf.Tensor), vars(fused));
+      const g2 = tf.variableGrads(loss(() => tluLayer.apply(frn.apply(x, { training: true })) as tf.Tensor), [...vars(frn), ...vars(tluLayer)]);
+      const n1 = fused.trainableWeights.map((v) => v.originalName), n2 = [...frn.trainableWeights, ...tluLayer.trainableWeights].map((v) => v.originalName);
+      n1.forEach((n, i) => assertClose(values(g1.grads[n]), values(g2.grads[n2[i]]), 1e-4, `d${n}`));
+      const gx1 = tf.grad((v: tf.Tensor) => loss(() => fused.apply(v) as tf.Tensor)())(x);
+      const gx2 = tf.grad((v: tf.Tensor) => loss(() => tluLayer.apply(frn.apply(v)) as tf.Tensor)())(x);
+      assertClose(values(gx1), values(gx2), 1e-4, 'dx');
+    });
+  }
+
+  it('rejects another activation, naming the argument', () => {
+    assert.throws(() => new FilterResponseNormalization({ activation: 'relu' as 'tlu' }), /argument 'activation'.*'relu'.*'linear', 'tlu'/);
   });
 });

@@ -13,7 +13,7 @@ type AnyLayerClass = new (args: any) => tfl.layers.Layer;
 
 /** Every layer class with non-default values for all its own options, and an input shape it accepts. */
 const CASES: Array<{ cls: AnyLayerClass; options: Record<string, unknown>; inputShape: number[] }> = [
-  { cls: layers.FilterResponseNormalization, options: { epsilon: 1e-5, learnedEpsilon: true }, inputShape: [3, 3, 4] },
+  { cls: layers.FilterResponseNormalization, options: { epsilon: 1e-5, learnedEpsilon: true, activation: 'tlu' }, inputShape: [3, 3, 4] },
   { cls: layers.TLU, options: { variant: 'affine', slopeInit: 0.2 }, inputShape: [3, 3, 4] },
   { cls: layers.GroupNormalization, options: { groups: 2, epsilon: 1e-4, center: false, scale: true, activation: 'relu' }, inputShape: [3, 3, 4] },
   { cls: layers.LayerNormalizationHWC, options: { epsilon: 1e-4, center: true, scale: false }, inputShape: [3, 3, 4] },
