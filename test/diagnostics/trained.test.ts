@@ -5,6 +5,7 @@ import { trainedPowerDecomposition } from '../../src/diagnostics/trained.js';
 import { powerDecomposition } from '../../src/diagnostics/power_decomposition.js';
 import { applyLayers, createNormActivation } from '../../src/layers/index.js';
 import { layerNorm } from '../../src/ops/group_norm.js';
+import { filterResponseNorm } from '../../src/ops/filter_response_norm.js';
 import { useCpu, assertNoLeak } from '../helpers.js';
 
 describe('trainedPowerDecomposition', () => {
@@ -36,6 +37,23 @@ describe('trainedPowerDecomposition', () => {
     assert.ok(measured.some((v, i) => Math.abs(v - rectified[i]) > 1e-3), 'measured after the ReLU');
     for (const l of layers) assert.ok(Math.abs(l.shares.reduce((a, b) => a + b, 0) - 1) < 1e-9);
     assertNoLeak(() => trainedPowerDecomposition(model, x));
+  });
+
+  it("measures FRN with its own TLU before the TLU", () => {
+    const input = tfl.input({ shape: [5, 5, 2] });
+    const c = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(input) as tfl.SymbolicTensor;
+    const a = applyLayers(createNormActivation('frn', { name: 'f' }), c) as tfl.SymbolicTensor;
+    const model = tfl.model({ inputs: input, outputs: a });
+    const frn = model.getLayer('f_norm');
+    const [gamma, beta, tau] = frn.getWeights().map((w, i) => tf.add(w, tf.randomNormal(w.shape, i === 2 ? 0.5 : 0, 0.3, 'float32', 10 + i)));
+    frn.setWeights([gamma, beta, tau]);
+    const x = tf.randomNormal([4, 5, 5, 2], 0, 1, 'float32', 5) as tf.Tensor4D;
+    const into = tfl.model({ inputs: model.inputs, outputs: frn.input as tfl.SymbolicTensor }).predict(x) as tf.Tensor;
+    const direct = powerDecomposition(filterResponseNorm(into, { gamma: gamma as tf.Tensor1D, beta: beta as tf.Tensor1D })).shares;
+    const measured = trainedPowerDecomposition(model, x)[0].shares;
+    measured.forEach((v, i) => assert.ok(Math.abs(v - direct[i]) < 1e-9, `term ${i + 1}: ${v} vs ${direct[i]}`));
+    const after = powerDecomposition(model.predict(x) as tf.Tensor).shares;
+    assert.ok(measured.some((v, i) => Math.abs(v - after[i]) > 1e-3), 'measured after the TLU');
   });
 
   it('rejects a model without normalization layers', () => {
