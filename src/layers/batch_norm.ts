@@ -4,7 +4,7 @@
  * @module
  */
 import { tf, tfl } from '../engine.js';
-import { BN_DEFAULT_EPSILON, batchNormInference, batchNormTraining, batchRenormClipSchedule, batchRenormTraining } from '../ops/batch_norm.js';
+import { BN_DEFAULT_EPSILON, batchNormInference, batchNormTraining, batchRenormClipSchedule, batchRenormTraining, movingAverage } from '../ops/batch_norm.js';
 import { argumentError, assertInteger } from '../ops/validate.js';
 import { ActivatedNormLayer, NormActivationArgs } from './affine_norm.js';
 import { Kwargs, LayerVariable, Shape, assertInRange, channelsOf, oneTensor, opName, opt, optional, registerLayer } from './common.js';
@@ -44,11 +44,11 @@ abstract class MovingStatsLayer extends ActivatedNormLayer {
     this.movingVariance = this.addWeight('moving_variance', [channels], 'float32', tfl.initializers.ones(), undefined, false);
   }
 
-  /** `moving <- momentum * moving + (1 - momentum) * value` for the mean and the variance. */
+  /** `moving <- momentum * moving + (1 - momentum) * value` for the mean and the variance (`movingAverage`). */
   protected updateMovingStats(mean: tf.Tensor, variance: tf.Tensor): void {
     tf.tidy(() => {
       for (const [v, value] of [[this.movingMean!, mean], [this.movingVariance!, variance]] as const) {
-        v.write(tf.add(tf.mul(v.read(), this.momentum), tf.mul(value, 1 - this.momentum)));
+        v.write(movingAverage(v.read(), value, this.momentum));
       }
     });
   }

@@ -14,7 +14,7 @@
  * @module
  */
 import { tf } from '../engine.js';
-import { fusable, fusedKernelsActive, fusedNorm } from '../kernels/fused/index.js';
+import { fusable, fusedKernelsActive, fusedMovingAverage, fusedNorm, fusedRowMean } from '../kernels/fused/index.js';
 import { argumentError, assertChannelParam, assertInteger, assertOptionalBoolean, assertPositive, assertRank, backendSafeEpsilon } from './validate.js';
 
 /** Default epsilon of Batch Normalization (Keras / TF.js `batchNormalization`). */
@@ -306,8 +306,8 @@ export function batchNormTraining(x: tf.Tensor, options: BatchNormOptions = {}):
         groups: channels, unitRows: (view.shape as number[])[1], center: true, eps: backendSafeEpsilon(eps),
         gamma: options.gamma, beta: options.beta, tau: options.relu === true ? tf.zeros([channels]) : undefined,
       });
-      // As on the composite path, the statistics for the moving averages carry no gradient.
-      return { y: r.y, mean: stopGradient(tf.mean(r.mean, 0)) as tf.Tensor1D, variance: stopGradient(tf.mean(r.variance, 0)) as tf.Tensor1D };
+      // The statistics for the moving averages carry no gradient (one constant-gradient kernel call each).
+      return { y: r.y, mean: fusedRowMean(r.mean) as tf.Tensor1D, variance: fusedRowMean(r.variance) as tf.Tensor1D };
     }
     let moments: RowMoments | undefined;
     const xhat = standardizeRows(view, channels, backendSafeEpsilon(eps), (m) => { moments = m; });
@@ -333,6 +333,16 @@ export function batchNorm(x: tf.Tensor, options: BatchNormOptions = {}): tf.Tens
   const { y, mean, variance } = batchNormTraining(x, options);
   tf.dispose([mean, variance]);
   return y;
+}
+
+/**
+ * The moving-average update of BatchNorm's statistics, `moving · momentum + value · (1 - momentum)`, with no
+ * gradient: one kernel call on the fused backends (wasm, cpu), the composite ops elsewhere.
+ * @param moving `[C]`, @param value `[C]`, @param momentum in [0, 1].
+ */
+export function movingAverage(moving: tf.Tensor, value: tf.Tensor, momentum: number): tf.Tensor {
+  if (fusedKernelsActive() && fusable(moving, value)) return fusedMovingAverage(moving, value, momentum);
+  return tf.tidy(() => stopGradient(tf.add(tf.mul(moving, momentum), tf.mul(value, 1 - momentum))));
 }
 
 /** Options of {@link batchNormInference}. */

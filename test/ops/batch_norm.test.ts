@@ -1,7 +1,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/engine.js';
-import { batchNorm, batchNormInference, batchNormTraining, batchRenormClipSchedule, batchRenormTraining, stopGradient } from '../../src/ops/batch_norm.js';
+import { batchNorm, batchNormInference, batchNormTraining, batchRenormClipSchedule, batchRenormTraining, movingAverage, stopGradient } from '../../src/ops/batch_norm.js';
 import { Arr, assertClose, assertNoLeak, autodiffGrads, finiteDifferenceGrads, randn, tensor, useCpu, values } from '../helpers.js';
 import { BACKENDS, VARIANTS, onBackend } from './backends.js';
 import { averageOverGroups, batchGroupStats, f32 } from './references.js';
@@ -326,4 +326,28 @@ describe('stopGradient', () => {
     assertNoLeak(() => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(a, stopGradient(a))))(x).dispose(), 'backward');
     x.dispose();
   });
+});
+
+describe('movingAverage', () => {
+  before(useCpu);
+
+  for (const v of VARIANTS) {
+    it(`${v.name}: moving · m + value · (1 - m) in float32, with a zero gradient, leaking nothing`, async () => {
+      await onBackend(v.backend, () => {
+        const a = randn([37], 1, 2, 0.5), b = randn([37], 2, 3, -1);
+        for (const m of [0.99, 0.9, 0, 1]) {
+          const moving = tensor(a), value = tensor(b);
+          const got = values(movingAverage(moving, value, m));
+          const want = a.data.map((x, i) => Math.fround(x) * m + Math.fround(b.data[i]) * (1 - m));
+          assertClose(got, want, 1e-6, `momentum ${m}`);
+          const g = tf.grad((t: tf.Tensor) => tf.sum(movingAverage(moving, t, m)))(value);
+          assert.ok(values(g).every((x) => x === 0), 'no gradient');
+          tf.dispose([moving, value, g]);
+        }
+        const moving = tensor(a), value = tensor(b);
+        assertNoLeak(() => tf.dispose(movingAverage(moving, value, 0.5)), v.name);
+        tf.dispose([moving, value]);
+      }, v.fused);
+    });
+  }
 });

@@ -11,11 +11,11 @@
  */
 import { tf } from '../../engine.js';
 import {
-  FUSED_NORM_KERNELS, FUSED_PROXY_KERNEL, FUSED_RELU_GRAD_KERNEL, FUSED_TLU_KERNEL, FusedNormKernel, fusedActivationOf, fusedConfig,
-  fusedKernelsActive, registerFusedKernels,
+  FUSED_NORM_KERNELS, FUSED_PROXY_KERNEL, FUSED_RELU_GRAD_KERNEL, FUSED_TLU_KERNEL, FusedNormKernel, MOVING_AVERAGE_KERNEL, ROW_MEAN_KERNEL,
+  fusedActivationOf, fusedConfig, fusedKernelsActive, registerFusedKernels,
 } from './kernels.js';
 
-export { FUSED_NORM_KERNELS, FUSED_PROXY_KERNEL, FUSED_RELU_GRAD_KERNEL, FUSED_TLU_KERNEL, fusedActivationOf, fusedConfig, fusedKernelsActive };
+export { FUSED_NORM_KERNELS, FUSED_PROXY_KERNEL, FUSED_RELU_GRAD_KERNEL, FUSED_TLU_KERNEL, MOVING_AVERAGE_KERNEL, ROW_MEAN_KERNEL, fusedActivationOf, fusedConfig, fusedKernelsActive };
 export type { FusedNormKernel };
 export { FUSED_ACTIVATIONS } from './simd_module.js';
 export type { FusedActivation } from './simd_module.js';
@@ -118,6 +118,19 @@ export function fusedProxyActivation(x: tf.Tensor, o: FusedProxyOptions): tf.Ten
  */
 export function fusedTlu(x: tf.Tensor, tau: tf.Tensor): tf.Tensor {
   return tf.engine().runKernel(FUSED_TLU_KERNEL, { x, tau }) as tf.Tensor;
+}
+
+/**
+ * The mean over the rows of a float32 `[R, C]` tensor, as a constant (zero gradient), on a fused backend: the
+ * statistics BatchNorm feeds its moving averages.
+ */
+export function fusedRowMean(x: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel(ROW_MEAN_KERNEL, { x }, { shape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor;
+}
+
+/** `moving · momentum + value · (1 - momentum)` in one call (zero gradient), float32 `[C]` tensors on a fused backend. */
+export function fusedMovingAverage(moving: tf.Tensor, value: tf.Tensor, momentum: number): tf.Tensor {
+  return tf.engine().runKernel(MOVING_AVERAGE_KERNEL, { moving, value }, { momentum } as unknown as tf.NamedAttrMap) as tf.Tensor;
 }
 
 /** `dy · [x > 0]` in one pass (the ReLU gradient), for float32 `x` and `dy` of the same shape on a fused backend. */

@@ -40,6 +40,17 @@ export const FUSED_PROXY_KERNEL = 'BatchfreeProxyActivation';
 export const FUSED_TLU_KERNEL = 'BatchfreeTlu';
 /** Name of the one-pass ReLU gradient kernel (`dy · [x > 0]`). */
 export const FUSED_RELU_GRAD_KERNEL = 'BatchfreeReluGrad';
+/**
+ * Name of the statistics kernel of the moving averages: the mean over the rows of `[R, C]` (`BatchNorm`'s per-group
+ * statistics averaged over the groups), with a zero gradient (the statistics carry none). One kernel call where
+ * `stopGradient(tf.mean(x, 0))` takes four, with copies saved for a backward pass that never comes.
+ */
+export const ROW_MEAN_KERNEL = 'BatchfreeRowMean';
+/**
+ * Name of the moving-average kernel: `moving · momentum + value · (1 - momentum)` (float32 products and sum, as
+ * the composite `tf.add(tf.mul(..), tf.mul(..))`), not differentiated (zero gradient).
+ */
+export const MOVING_AVERAGE_KERNEL = 'BatchfreeMovingAverage';
 /** Backends with fused kernels. */
 export const FUSED_BACKENDS = ['wasm', 'cpu'] as const;
 
@@ -283,6 +294,31 @@ function reluBackwardKernel(backendName: string) {
 
 let registered = false;
 
+// ------------------------------------------------------------------------------- moving-statistics kernels
+
+function rowMeanKernel(backendName: string) {
+  return (args: KernelArgs): TensorInfo => {
+    const x = args.inputs.x;
+    const [R, C] = x.shape;
+    const v = readSmall(args, backendName, x);
+    const sum = new Float64Array(C);
+    for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) sum[c] += v[r * C + c];
+    for (let c = 0; c < C; c++) sum[c] /= R;
+    return makeSmall(args, backendName, [C], sum);
+  };
+}
+
+function movingAverageKernel(backendName: string) {
+  return (args: KernelArgs): TensorInfo => {
+    const { moving, value } = args.inputs;
+    const m = Math.fround((args.attrs as { momentum: number }).momentum), k = Math.fround(1 - (args.attrs as { momentum: number }).momentum);
+    const a = readSmall(args, backendName, moving), b = readSmall(args, backendName, value);
+    const out = new Float32Array(a.length);
+    for (let i = 0; i < a.length; i++) out[i] = Math.fround(a[i] * m) + Math.fround(b[i] * k);
+    return makeSmall(args, backendName, moving.shape, out);
+  };
+}
+
 /**
  * Registers the fused kernels for `wasm` and `cpu` and their gradients. Idempotent; kernels someone else
  * registered under the same names are left alone.
@@ -297,6 +333,8 @@ export function registerFusedKernels(): void {
     [FUSED_TLU_KERNEL, tluForwardKernel],
     [`${FUSED_TLU_KERNEL}Grad`, tluBackwardKernel],
     [FUSED_RELU_GRAD_KERNEL, reluBackwardKernel],
+    [ROW_MEAN_KERNEL, rowMeanKernel],
+    [MOVING_AVERAGE_KERNEL, movingAverageKernel],
   ];
   for (const backendName of FUSED_BACKENDS) {
     for (const [kernelName, factory] of kernels) {
@@ -337,6 +375,12 @@ export function registerFusedKernels(): void {
       const [x] = saved;
       return { dy: () => tf.engine().runKernel(FUSED_RELU_GRAD_KERNEL, { dy: ddx as tf.Tensor, x }) as tf.Tensor, x: () => tf.zerosLike(x) };
     },
+  });
+  // No gradient flows through the statistics of the moving averages (and nothing is saved for one).
+  tf.registerGradient({ kernelName: ROW_MEAN_KERNEL, gradFunc: (_dy, _saved, attrs) => ({ x: () => tf.zeros(attrs.shape as number[]) }) });
+  tf.registerGradient({
+    kernelName: MOVING_AVERAGE_KERNEL,
+    gradFunc: (dy) => ({ moving: () => tf.zerosLike(dy as tf.Tensor), value: () => tf.zerosLike(dy as tf.Tensor) }),
   });
   tf.registerGradient({
     kernelName: FUSED_PROXY_KERNEL,
