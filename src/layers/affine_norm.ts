@@ -89,11 +89,16 @@ export abstract class ActivatedNormLayer extends AffineNormLayer {
     return this.activation === 'relu';
   }
 
+  /** The normalization in inference mode, ending with a ReLU when `relu`. */
+  protected abstract normalize(x: tf.Tensor, relu: boolean): tf.Tensor;
+
   /**
    * The normalized output before the activation, in inference mode: what the power decomposition of a trained
    * network measures (`diagnostics/trained.ts`).
    */
-  abstract preActivation(x: tf.Tensor): tf.Tensor;
+  preActivation(x: tf.Tensor): tf.Tensor {
+    return this.normalize(x, false);
+  }
 
   override getConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), activation: this.activation };

@@ -53,15 +53,11 @@ abstract class MovingStatsLayer extends ActivatedNormLayer {
     });
   }
 
-  /** Inference: the moving statistics (no batch dependence), then the activation unless `relu` is false. */
-  protected inference(x: tf.Tensor, relu = this.relu): tf.Tensor {
+  /** Inference: the moving statistics (no batch dependence), ending with a ReLU when `relu`. */
+  protected override normalize(x: tf.Tensor, relu: boolean): tf.Tensor {
     return batchNormInference(x, {
       ...this.affine(), movingMean: this.movingMean!.read(), movingVariance: this.movingVariance!.read(), eps: this.epsilon, relu,
     });
-  }
-
-  preActivation(x: tf.Tensor): tf.Tensor {
-    return this.inference(x, false);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -91,7 +87,7 @@ export class BatchNormalization extends MovingStatsLayer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       const x = oneTensor(inputs);
-      if (kwargs?.training !== true) return this.inference(x);
+      if (kwargs?.training !== true) return this.normalize(x, this.relu);
       const { y, mean, variance } = batchNormTraining(x, { ...this.affine(), eps: this.epsilon, groupSize: this.groupSize, relu: this.relu });
       this.updateMovingStats(mean, variance);
       return y;
@@ -168,7 +164,7 @@ export class BatchRenormalization extends MovingStatsLayer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       const x = oneTensor(inputs);
-      if (kwargs?.training !== true) return this.inference(x);
+      if (kwargs?.training !== true) return this.normalize(x, this.relu);
       const step = this.steps;
       const { y, mean, variance } = batchRenormTraining(x, {
         ...this.affine(), eps: this.epsilon, groupSize: this.groupSize, ...this.clips(),

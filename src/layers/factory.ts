@@ -24,9 +24,10 @@ import { ProxyNormActivation } from './proxy_norm.js';
  * - `'ln'`: {@link LayerNormalizationHWC} (statistics over H, W, C) → act.
  * - `'in'`: {@link InstanceNormalization} → act.
  *
- *   For `'bn'`, `'gn'`, `'ln'` and `'in'` with a ReLU, the ReLU is the normalization layer's own `activation: 'relu'` (one layer, the
- *   ReLU fused into the normalization's passes; same values and gradients); other activations are a layer of
- *   their own. The power decomposition of a trained network still measures the normalized output before it.
+ *   For `'bn'`, `'gn'`, `'ln'` and `'in'` with a ReLU, the ReLU is the normalization layer's own
+ *   `activation: 'relu'` (one layer, the ReLU fused into the normalization's passes; same values and gradients);
+ *   other activations are a layer of their own. The power decomposition of a trained network still measures the
+ *   normalized output before it.
  * - `'frn'`: {@link FilterResponseNormalization} with its own TLU (`activation: 'tlu'`: the paper's pair as one
  *   layer, one fused pass; TLU *is* the activation, so the `activation` option does not apply).
  * - `'frn+relu'`: FilterResponseNormalization → act (Table 3 ablation: FRN without TLU; ReLU unless `activation`

@@ -53,11 +53,11 @@ export class GroupNormalization extends ActivatedNormLayer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    return tf.tidy(() => groupNorm(oneTensor(inputs), { ...this.affine(), groups: this.resolvedGroups, eps: this.epsilon, relu: this.relu }));
+    return tf.tidy(() => this.normalize(oneTensor(inputs), this.relu));
   }
 
-  preActivation(x: tf.Tensor): tf.Tensor {
-    return groupNorm(x, { ...this.affine(), groups: this.resolvedGroups, eps: this.epsilon });
+  protected override normalize(x: tf.Tensor, relu: boolean): tf.Tensor {
+    return groupNorm(x, { ...this.affine(), groups: this.resolvedGroups, eps: this.epsilon, relu });
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -85,11 +85,11 @@ export class LayerNormalizationHWC extends ActivatedNormLayer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    return tf.tidy(() => layerNorm(oneTensor(inputs), { ...this.affine(), eps: this.epsilon, relu: this.relu }));
+    return tf.tidy(() => this.normalize(oneTensor(inputs), this.relu));
   }
 
-  preActivation(x: tf.Tensor): tf.Tensor {
-    return layerNorm(x, { ...this.affine(), eps: this.epsilon });
+  protected override normalize(x: tf.Tensor, relu: boolean): tf.Tensor {
+    return layerNorm(x, { ...this.affine(), eps: this.epsilon, relu });
   }
 }
 registerLayer(LayerNormalizationHWC);
@@ -118,11 +118,11 @@ export class InstanceNormalization extends ActivatedNormLayer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    return tf.tidy(() => instanceNorm(oneTensor(inputs), { ...this.affine(), eps: this.epsilon, relu: this.relu }));
+    return tf.tidy(() => this.normalize(oneTensor(inputs), this.relu));
   }
 
-  preActivation(x: tf.Tensor): tf.Tensor {
-    return instanceNorm(x, { ...this.affine(), eps: this.epsilon });
+  protected override normalize(x: tf.Tensor, relu: boolean): tf.Tensor {
+    return instanceNorm(x, { ...this.affine(), eps: this.epsilon, relu });
   }
 }
 registerLayer(InstanceNormalization);
