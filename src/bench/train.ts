@@ -56,7 +56,6 @@ function isSequential(e: EngineSpec): boolean {
   return e.stock || e.backend === 'cpu';
 }
 
-/** Options of {@link benchTraining}. */
 /**
  * Untimed steps before the timed ones. V8 keeps optimizing TF.js' and batchfree's JavaScript for the first few
  * dozen steps, on helper threads that compete with the workers for the two cores (reference net, BN, two workers:
@@ -64,6 +63,7 @@ function isSequential(e: EngineSpec): boolean {
  */
 export const DEFAULT_WARMUP_STEPS = 50;
 
+/** Options of {@link benchTraining}. */
 export interface TrainBenchOptions {
   /** Networks; default both of `BENCH_MODELS`. */
   models?: readonly BenchModel[];
