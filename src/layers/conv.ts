@@ -25,7 +25,8 @@ export interface Conv2DArgs extends LayerArgs {
   padding?: 'same' | 'valid';
   /**
    * Dilation `d` or `[dh, dw]`; default 1. Cannot be combined with strides > 1 (as in TF.js). Implemented by
-   * inserting zeros into the standardized kernel, so that it trains (TF.js' own dilated `conv2d` has no gradient).
+   * inserting zeros into the kernel (after standardization, for the WS convolutions), so that it trains (TF.js'
+   * own dilated `conv2d` has no gradient).
    */
   dilationRate?: number | [number, number];
   /** Add a bias `[filters]` (init 0); default true. */
@@ -37,11 +38,12 @@ export interface Conv2DArgs extends LayerArgs {
 }
 
 /** `v` as a pair (a number means the same value on both spatial axes). */
-export function pair(v: number | [number, number]): [number, number] {
+function pair(v: number | [number, number]): [number, number] {
   return typeof v === 'number' ? [v, v] : [v[0], v[1]];
 }
 
-export function assertPair(op: string, name: string, v: unknown, min: number): void {
+/** Checks a whole number ≥ `min` or a pair `[h, w]` of them. */
+function assertPair(op: string, name: string, v: unknown, min: number): void {
   const ok = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= min;
   if (!(ok(v) || (Array.isArray(v) && v.length === 2 && v.every(ok)))) {
     throw argumentError(op, name, v, `a whole number >= ${min} or a pair [h, w] of them`);
