@@ -93,10 +93,8 @@ export function optional<T>(value: T | null | undefined): T | undefined {
   return value === null ? undefined : value;
 }
 
-/** Checks a boolean option. */
-export function assertBoolean(layer: string, name: string, v: unknown): asserts v is boolean {
-  if (typeof v !== 'boolean') throw argumentError(layer, name, v, 'true or false');
-}
+/** Checks a boolean option (the ops' check, re-exported for the layers). */
+export { assertBoolean } from '../ops/validate.js';
 
 /** Checks a number in [lo, hi] (inclusive). */
 export function assertInRange(layer: string, name: string, v: number, lo: number, hi: number): void {

@@ -5,7 +5,7 @@
  */
 import { tfl } from '../engine.js';
 import { ActivationName, assertActivationName } from '../ops/activations.js';
-import { argumentError, assertInteger, assertPositive } from '../ops/validate.js';
+import { argumentError, assertInteger, assertOptionalBoolean, assertPositive } from '../ops/validate.js';
 import { ActivationLayer } from './activation.js';
 import { BatchNormalization, BatchRenormalization } from './batch_norm.js';
 import { LayerInput } from './common.js';
@@ -82,7 +82,7 @@ export function createNormActivation(name: NormName, options: NormActivationOpti
   if (options.groups !== undefined) assertInteger(op, 'groups', options.groups);
   if (options.groupSize !== undefined) assertInteger(op, 'groupSize', options.groupSize);
   if (options.epsilon !== undefined) assertPositive(op, 'epsilon', options.epsilon);
-  if (options.scaleProxy !== undefined && typeof options.scaleProxy !== 'boolean') throw argumentError(op, 'scaleProxy', options.scaleProxy, 'true or false');
+  assertOptionalBoolean(op, 'scaleProxy', options.scaleProxy);
   if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) throw argumentError(op, 'name', options.name, 'a non-empty string');
 
   const named = (suffix: string) => (options.name === undefined ? {} : { name: `${options.name}_${suffix}` });

@@ -33,9 +33,14 @@ export function assertPositive(op: string, name: string, v: number): void {
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw argumentError(op, name, v, 'a finite number > 0');
 }
 
+/** Checks a flag: `true` or `false`. */
+export function assertBoolean(op: string, name: string, v: unknown): asserts v is boolean {
+  if (typeof v !== 'boolean') throw argumentError(op, name, v, 'true or false');
+}
+
 /** Checks an optional flag: `true`, `false` or omitted. */
 export function assertOptionalBoolean(op: string, name: string, v: unknown): void {
-  if (v !== undefined && typeof v !== 'boolean') throw argumentError(op, name, v, 'true or false');
+  if (v !== undefined) assertBoolean(op, name, v);
 }
 
 /** Checks a whole number ≥ `min`. */
