@@ -116,7 +116,8 @@ type GridStrides = [number, number, number];
 /**
  * `out[pixel, 0..4·vectors) += in[pixel', 0..K) · mat[0..K, 0..4·vectors)` over a `nb × rows × cols` grid of pixels
  * (`in`/`out` strides `inS`/`outS`, bytes), by the `dgrad` micro-kernels: blocks of 2 pixels × 4 vectors (8
- * accumulators), then the remaining column. `mat` rows are `matRow` bytes apart.
+ * accumulators), then the remaining column; each call runs all full blocks of vectors (then one for the rest).
+ * `mat` rows are `matRow` bytes apart.
  */
 export function dgradGrid(k: SimdKernels, inBase: number, matBase: number, outBase: number, nb: number, rows: number, cols: number,
   inS: GridStrides, outS: GridStrides, K: number, matRow: number, vectors: number): void {
@@ -124,10 +125,12 @@ export function dgradGrid(k: SimdKernels, inBase: number, matBase: number, outBa
   const groups = Math.floor(cols / PB), rest = cols % PB;
   // Strides passed one by one: a spread would allocate an arguments array per call (tens of thousands per step).
   const [iB, iR, iC] = inS, [oB, oR, oC] = outS;
-  for (let v = 0; v < vectors; v += VB) {
-    const vb = Math.min(VB, vectors - v);
-    if (groups > 0) k.dgrad[PB][vb](inBase, matBase + v * 16, outBase + v * 16, nb, rows, groups, iB, iR, iC, oB, oR, oC, K, matRow);
-    if (rest > 0) k.dgrad[rest][vb](inBase + groups * PB * iC, matBase + v * 16, outBase + v * 16 + groups * PB * oC, nb, rows, 1, iB, iR, iC, oB, oR, oC, K, matRow);
+  const fullV = Math.floor(vectors / VB), restV = vectors % VB;
+  for (let part = 0; part < 2; part++) { // the full blocks of vectors, then the rest (no array literal: no garbage)
+    const vb = part === 0 ? VB : restV, nV = part === 0 ? fullV : 1, v = part === 0 ? 0 : fullV * VB;
+    if (vb === 0 || nV === 0) continue;
+    if (groups > 0) k.dgrad[PB][vb](inBase, matBase + v * 16, outBase + v * 16, nb, rows, groups, iB, iR, iC, oB, oR, oC, K, matRow, nV);
+    if (rest > 0) k.dgrad[rest][vb](inBase + groups * PB * iC, matBase + v * 16, outBase + v * 16 + groups * PB * oC, nb, rows, 1, iB, iR, iC, oB, oR, oC, K, matRow, nV);
   }
 }
 
@@ -138,8 +141,9 @@ const WGRAD_CHUNK_BYTES = 64 * 1024;
 
 /**
  * Weight gradient by the SIMD micro-kernels, reading `x` and `dy` in place (no transposes, no packing): for
- * each chunk of images, tap `(kh, kw)`, block of input channels and block of output channels, one kernel call
- * accumulates the outer products over the output pixels whose input pixel is inside the image.
+ * each chunk of images and tap `(kh, kw)`, one kernel call (plus one per partial block) accumulates, block of
+ * input channels by block of output channels, the outer products over the output pixels whose input pixel is
+ * inside the image.
  */
 function conv2DBackpropFilterSimd(backend: WasmBackendLike, k: SimdKernels, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
   const { inH: H, inW: W, inC: Ci, outH: OH, outW: OW, outC: Co, kH: KH, kW: KW, strideH: sh, strideW: sw } = g;
@@ -150,15 +154,16 @@ function conv2DBackpropFilterSimd(backend: WasmBackendLike, k: SimdKernels, x: T
   const outPtr = backend.dataIdMap.get(out.dataId).memoryOffset;
   const vectors = Co / 4;
   const [xB, xR, xC, dB, dR, dC] = [H * W * Ci * 4, sh * W * Ci * 4, sw * Ci * 4, OH * OW * Co * 4, OW * Co * 4, Co * 4];
+  // Full blocks of input channels and output vectors, then the remaining ones (e.g. the stem's 1 or 3 channels).
+  const fullC = Math.floor(Ci / WGRAD_CB), restC = Ci % WGRAD_CB, fullV = Math.floor(vectors / WGRAD_VB), restV = vectors % WGRAD_VB;
   forEachTap(g, imagesPerChunk(g, WGRAD_CHUNK_BYTES), ({ nb, kh, kw, rows, cols, inPixel, outPixel }) => {
-    const xBase = xPtr + inPixel * Ci * 4, dBase = dyPtr + outPixel * Co * 4;
-    for (let ci = 0; ci < Ci; ci += WGRAD_CB) {
-      const cb = Math.min(WGRAD_CB, Ci - ci);
-      for (let v = 0; v < vectors; v += WGRAD_VB) {
-        const vb = Math.min(WGRAD_VB, vectors - v);
-        k.wgrad[cb][vb](xBase + ci * 4, dBase + v * 16, outPtr + (((kh * KW + kw) * Ci + ci) * Co + v * 4) * 4,
-          nb, rows, cols, xB, xR, xC, dB, dR, dC, Co * 4);
-      }
+    const xBase = xPtr + inPixel * Ci * 4, dBase = dyPtr + outPixel * Co * 4, oBase = outPtr + (kh * KW + kw) * Ci * Co * 4;
+    for (let part = 0; part < 4; part++) {
+      const restCb = part >= 2, restVb = part % 2 === 1;
+      const cb = restCb ? restC : WGRAD_CB, nCb = restCb ? 1 : fullC, vb = restVb ? restV : WGRAD_VB, nV = restVb ? 1 : fullV;
+      if (cb === 0 || nCb === 0 || vb === 0 || nV === 0) continue;
+      const ci = restCb ? fullC * WGRAD_CB : 0, v = restVb ? fullV * WGRAD_VB : 0;
+      k.wgrad[cb][vb](xBase + ci * 4, dBase + v * 16, oBase + (ci * Co + v * 4) * 4, nb, rows, cols, xB, xR, xC, dB, dR, dC, Co * 4, nCb, nV);
     }
   });
   return out;

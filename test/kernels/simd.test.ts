@@ -34,7 +34,7 @@ describe('wasm_builder', () => {
 });
 
 describe('SIMD weight-gradient micro-kernels', () => {
-  it('accumulate outer products over a strided pixel grid, for every block size', () => {
+  it('accumulate outer products over a strided pixel grid, for every block size and a grid of blocks', () => {
     const memory = new WebAssembly.Memory({ initial: 4 });
     const k = simdKernels(memory);
     assert.ok(k !== null, 'WebAssembly SIMD is available in Node 20');
@@ -47,30 +47,32 @@ describe('SIMD weight-gradient micro-kernels', () => {
     f32.set(Float32Array.from(dv), DY / 4);
     for (let cb = 1; cb <= 4; cb++) {
       for (let vb = 1; vb <= 4; vb++) {
-        const init = randn([cb * D], 10 * cb + vb).data;
+        // As many blocks as fit: input channels 1 .. 1 + cb*nCb <= 5, output channels 4 .. 4 + 4*vb*nV <= 20.
+        const nCb = Math.floor(4 / cb), nV = Math.floor(4 / vb);
+        const init = randn([C * D], 10 * cb + vb).data;
         f32.set(Float32Array.from(init), OUT / 4);
-        // rows r = 0..3 of x rows 1..4, columns c = 0..2 of x columns 0, 2, 4, channels 1..cb; dy and out channels 4..4+4vb.
+        // rows r = 0..3 of x rows 1..4, columns c = 0..2 of x columns 0, 2, 4.
         const x0 = X + ((0 * xH + 1) * xW + 0) * C * 4 + 4, d0 = DY + 4 * 4;
-        k.wgrad[cb][vb](x0, d0, OUT + 16, nB, dH, dW, xH * xW * C * 4, xW * C * 4, 2 * C * 4, dH * dW * D * 4, dW * D * 4, D * 4, D * 4);
-        const got = f32.slice(OUT / 4, OUT / 4 + cb * D);
+        k.wgrad[cb][vb](x0, d0, OUT + 16, nB, dH, dW, xH * xW * C * 4, xW * C * 4, 2 * C * 4, dH * dW * D * 4, dW * D * 4, D * 4, D * 4, nCb, nV);
+        const got = f32.slice(OUT / 4, OUT / 4 + C * D);
         const want = Float64Array.from(Float32Array.from(init));
         for (let b = 0; b < nB; b++) {
           for (let r = 0; r < dH; r++) {
             for (let c = 0; c < dW; c++) {
-              for (let i = 0; i < cb; i++) {
+              for (let i = 0; i < cb * nCb; i++) {
                 const xval = Math.fround(xv[((b * xH + r + 1) * xW + 2 * c) * C + 1 + i]);
-                for (let j = 4; j < 4 + 4 * vb; j++) want[i * D + j] += xval * Math.fround(dv[((b * dH + r) * dW + c) * D + j]);
+                for (let j = 4; j < 4 + 4 * vb * nV; j++) want[i * D + j] += xval * Math.fround(dv[((b * dH + r) * dW + c) * D + j]);
               }
             }
           }
         }
-        // Only the block [cb rows] x [channels 4 .. 4+4vb) changes; the rest of each row is untouched.
-        assertClose(got, want, 1e-6, `cb=${cb} vb=${vb}`);
+        // Only the rows [0, cb*nCb) x channels [4, 4 + 4*vb*nV) change; the rest is untouched.
+        assertClose(got, want, 1e-6, `cb=${cb} vb=${vb} nCb=${nCb} nV=${nV}`);
       }
     }
   });
 
-  it('input-gradient kernels add dy . wT over a strided pixel grid, for every block size', () => {
+  it('input-gradient kernels add dy . wT over a strided pixel grid, for every block size and several blocks', () => {
     const memory = new WebAssembly.Memory({ initial: 4 });
     const k = simdKernels(memory);
     assert.ok(k !== null);
@@ -86,15 +88,16 @@ describe('SIMD weight-gradient micro-kernels', () => {
         const init = Float32Array.from(randn([nB * xH * xW * C], 20 + 4 * pb + vb).data);
         f32.set(init, DX / 4);
         const groups = Math.floor(4 / pb); // pb * groups <= 4 columns used
+        const nV = Math.floor(4 / vb); // blocks of channels: 4 * vb * nV <= 16
         // dy rows 0..2, columns 1, 2, ... (pb * groups of them); dx rows 1..3, columns 0, 2, 4, ...
         const d0 = DY + ((0 * dH + 0) * dWd + 1) * K * 4, x0 = DX + ((0 * xH + 1) * xW + 0) * C * 4;
-        k.dgrad[pb][vb](d0, WT, x0, nB, dH, groups, dH * dWd * K * 4, dWd * K * 4, K * 4, xH * xW * C * 4, xW * C * 4, 2 * C * 4, K, C * 4);
+        k.dgrad[pb][vb](d0, WT, x0, nB, dH, groups, dH * dWd * K * 4, dWd * K * 4, K * 4, xH * xW * C * 4, xW * C * 4, 2 * C * 4, K, C * 4, nV);
         const want = Float64Array.from(init);
         for (let b = 0; b < nB; b++) {
           for (let r = 0; r < dH; r++) {
             for (let col = 0; col < pb * groups; col++) {
               const dpix = ((b * dH + r) * dWd + 1 + col) * K, xpix = ((b * xH + r + 1) * xW + 2 * col) * C;
-              for (let c = 0; c < 4 * vb; c++) {
+              for (let c = 0; c < 4 * vb * nV; c++) {
                 let sum = 0;
                 for (let kk = 0; kk < K; kk++) sum += Math.fround(dv[dpix + kk]) * Math.fround(wv[kk * C + c]);
                 want[xpix + c] += sum;
@@ -102,7 +105,7 @@ describe('SIMD weight-gradient micro-kernels', () => {
             }
           }
         }
-        assertClose(f32.slice(DX / 4, DX / 4 + init.length), want, 1e-6, `pb=${pb} vb=${vb}`);
+        assertClose(f32.slice(DX / 4, DX / 4 + init.length), want, 1e-6, `pb=${pb} vb=${vb} nV=${nV}`);
       }
     }
   });

@@ -7,7 +7,7 @@
  * pixels (strided pointers into `x` and `dy`, NHWC)
  *   `out[i, 4j..4j+3] += sum_pixels x[pixel, i] * dy[pixel, 4j..4j+3]`,
  * keeping the `CB * VB` accumulators in registers (the inner loop is `CB` splat loads, `VB` vector loads and
- * `CB * VB` multiply-adds).
+ * `CB * VB` multiply-adds). One call runs a grid of such blocks (all input channels and output vectors of a tap).
  *
  * Where the engine supports relaxed SIMD (V8 >= 11.4: Chrome 114+, Node 22+), the multiply-adds are
  * `f32x4.relaxed_madd` (fused on FMA hardware); else a multiply and an add.
@@ -15,7 +15,8 @@
  * `dgrad_{PB}_{VB}` (input gradient): for one kernel tap and a block of `VB` vectors of 4 input channels, over
  * a `nB x nR x (nG groups of PB)` grid of output-gradient pixels, it adds to the input-gradient pixel of each
  *   `dx[pixel, 4j..4j+3] += sum_k dy[pixel', k] * wT[k, 4j..4j+3]`
- * (`wT` = the tap's kernel slice transposed to `[Co, Ci]`), with the `PB * VB` sums in registers.
+ * (`wT` = the tap's kernel slice transposed to `[Co, Ci]`), with the `PB * VB` sums in registers; one call runs
+ * `nV` consecutive blocks of channel vectors.
  * @module
  */
 import { Code, I32, V128, buildModule } from './wasm_builder.js';
@@ -42,26 +43,36 @@ function imageRowLoops(c: Code, l: { b: number; r: number; xr: number; dr: numbe
 }
 
 /**
- * `wgrad(x0, d0, out, nB, nR, nC, xB, xR, xC, dB, dR, dC, outStride)`, all byte addresses/strides:
+ * `wgrad(x0, d0, out, nB, nR, nC, xB, xR, xC, dB, dR, dC, outStride, nCb, nV)`, all byte addresses/strides:
  * pixel (b, r, c) reads `x0 + b*xB + r*xR + c*xC` (CB floats) and `d0 + b*dB + r*dR + c*dC` (4*VB floats);
- * row i of the accumulator block lives at `out + i*outStride`. Requires nB, nR, nC >= 1.
+ * row i of the accumulator block lives at `out + i*outStride`. It does `nCb x nV` such blocks, the block
+ * `(i, j)` at channels `x0 + i*CB*4`, `d0 + j*VB*16` and accumulators `out + i*CB*outStride + j*VB*16`: one call
+ * per kernel tap instead of one per block (the calls from JavaScript cost as much as a small block's work).
+ * Requires nB, nR, nC, nCb, nV >= 1.
  */
 function wgradKernel(cb: number, vb: number, fma: boolean): Code {
-  const c = new Code(Array<typeof I32>(13).fill(I32));
-  const [x0, d0, out, nB, nR, nC, xB, xR, xC, dB, dR, dC, outStride] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  const c = new Code(Array<typeof I32>(15).fill(I32));
+  const [x0, d0, out, nB, nR, nC, xB, xR, xC, dB, dR, dC, outStride, nCb, nV] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
   const acc: number[][] = [];
   for (let i = 0; i < cb; i++) acc.push(Array.from({ length: vb }, () => c.local(V128)));
   const dv = Array.from({ length: vb }, () => c.local(V128));
   const s = c.local(V128);
   const [b, r, col, xr, dr, xp, dp, p] = [c.local(I32), c.local(I32), c.local(I32), c.local(I32), c.local(I32), c.local(I32), c.local(I32), c.local(I32)];
+  const [ci, vi, xs, ds, os, ov, xb, db, cbOut] = Array.from({ length: 9 }, () => c.local(I32));
 
+  c.get(outStride).i32(cb).i32Mul().set(cbOut);
+  c.get(x0).set(xs).get(out).set(os).get(nCb).set(ci);
+  c.loop(); // over blocks of input channels
+  c.get(d0).set(ds).get(os).set(ov).get(nV).set(vi);
+  c.loop(); // over blocks of output vectors
   // Load the accumulators.
-  c.get(out).set(p);
+  c.get(ov).set(p);
   for (let i = 0; i < cb; i++) {
     for (let j = 0; j < vb; j++) c.get(p).v128Load(16 * j).set(acc[i][j]);
     if (i < cb - 1) c.addTo(p, { local: outStride });
   }
-  imageRowLoops(c, { b, r, xr, dr, nB, nR, x0, d0, xB, xR, dB, dR }, () => {
+  c.get(xs).set(xb).get(ds).set(db);
+  imageRowLoops(c, { b, r, xr, dr, nB, nR, x0: xb, d0: db, xB, xR, dB, dR }, () => {
     c.get(xr).set(xp).get(dr).set(dp).get(nC).set(col);
     c.loop(); // over columns
     for (let j = 0; j < vb; j++) c.get(dp).v128Load(16 * j).set(dv[j]);
@@ -73,27 +84,33 @@ function wgradKernel(cb: number, vb: number, fma: boolean): Code {
     c.endCountdown(col);
   });
   // Store them back.
-  c.get(out).set(p);
+  c.get(ov).set(p);
   for (let i = 0; i < cb; i++) {
     for (let j = 0; j < vb; j++) c.get(p).get(acc[i][j]).v128Store(16 * j);
     if (i < cb - 1) c.addTo(p, { local: outStride });
   }
+  c.addTo(ds, 16 * vb).addTo(ov, 16 * vb);
+  c.endCountdown(vi);
+  c.addTo(xs, 4 * cb).addTo(os, { local: cbOut });
+  c.endCountdown(ci);
   return c;
 }
 
 /**
- * `dgrad(d0, w0, x0, nB, nR, nG, dB, dR, dC, xB, xR, xC, K, wK)`: output-gradient pixel (b, r, g*PB + p) is at
+ * `dgrad(d0, w0, x0, nB, nR, nG, dB, dR, dC, xB, xR, xC, K, wK, nV)`: output-gradient pixel (b, r, g*PB + p) is at
  * `d0 + b*dB + r*dR + (g*PB + p)*dC` (K floats), its input-gradient pixel at `x0 + b*xB + r*xR + (g*PB + p)*xC`
- * (4*VB floats, accumulated), row k of the transposed kernel block at `w0 + k*wK`. Requires nB, nR, nG, K >= 1.
+ * (4*VB floats, accumulated), row k of the transposed kernel block at `w0 + k*wK`. It does `nV` such blocks of
+ * channels, block `j` at `w0 + j*VB*16` and `x0 + j*VB*16`. Requires nB, nR, nG, K, nV >= 1.
  */
 function dgradKernel(pb: number, vb: number, fma: boolean): Code {
-  const c = new Code(Array<typeof I32>(14).fill(I32));
-  const [d0, w0, x0, nB, nR, nG, dB, dR, dC, xB, xR, xC, K, wK] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const c = new Code(Array<typeof I32>(15).fill(I32));
+  const [d0, w0, x0, nB, nR, nG, dB, dR, dC, xB, xR, xC, K, wK, nV] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
   const acc: number[][] = [];
   for (let p = 0; p < pb; p++) acc.push(Array.from({ length: vb }, () => c.local(V128)));
   const wv = Array.from({ length: vb }, () => c.local(V128));
   const s = c.local(V128), zero = c.local(V128);
   const [b, r, g, k, xr, dr, xg, dg, dp, wp, q] = Array.from({ length: 11 }, () => c.local(I32));
+  const [vi, ws, xs, xb, db] = Array.from({ length: 5 }, () => c.local(I32));
   const dOff = Array.from({ length: pb }, () => c.local(I32)); // p * dC
   const xOff = Array.from({ length: pb }, () => c.local(I32)); // p * xC
   for (let p = 0; p < pb; p++) {
@@ -101,11 +118,14 @@ function dgradKernel(pb: number, vb: number, fma: boolean): Code {
     c.get(xC).i32(p).i32Mul().set(xOff[p]);
   }
   c.f32(0).f32x4Splat().set(zero);
-  imageRowLoops(c, { b, r, xr, dr, nB, nR, x0, d0, xB, xR, dB, dR }, () => {
+  c.get(w0).set(ws).get(x0).set(xs).get(nV).set(vi);
+  c.loop(); // over blocks of channel vectors
+  c.get(xs).set(xb).get(d0).set(db);
+  imageRowLoops(c, { b, r, xr, dr, nB, nR, x0: xb, d0: db, xB, xR, dB, dR }, () => {
     c.get(xr).set(xg).get(dr).set(dg).get(nG).set(g);
     c.loop(); // over groups of pb pixels
     for (let p = 0; p < pb; p++) for (let j = 0; j < vb; j++) c.get(zero).set(acc[p][j]);
-    c.get(dg).set(dp).get(w0).set(wp).get(K).set(k);
+    c.get(dg).set(dp).get(ws).set(wp).get(K).set(k);
     c.loop(); // over output-gradient channels
     for (let j = 0; j < vb; j++) c.get(wp).v128Load(16 * j).set(wv[j]);
     for (let p = 0; p < pb; p++) {
@@ -122,12 +142,14 @@ function dgradKernel(pb: number, vb: number, fma: boolean): Code {
     c.get(dg).get(dOff[pb - 1]).i32Add().get(dC).i32Add().set(dg);
     c.endCountdown(g);
   });
+  c.addTo(ws, 16 * vb).addTo(xs, 16 * vb);
+  c.endCountdown(vi);
   return c;
 }
 
 /** Signature of the input-gradient micro-kernels (see {@link dgradKernel}). */
 export type DgradKernel = (d0: number, w0: number, x0: number, nB: number, nR: number, nG: number,
-  dB: number, dR: number, dC: number, xB: number, xR: number, xC: number, K: number, wK: number) => void;
+  dB: number, dR: number, dC: number, xB: number, xR: number, xC: number, K: number, wK: number, nV: number) => void;
 
 /**
  * `copyRows(src, dst, rows, n16, n4, srcStride, dstStride)`: copies `rows` rows of `16*n16 + 4*n4` bytes from
@@ -159,7 +181,7 @@ export const DGRAD_MAX_PB = 4, DGRAD_MAX_VB = 4;
 
 /** Signature of the weight-gradient micro-kernels (see {@link wgradKernel}). */
 export type WgradKernel = (x0: number, d0: number, out: number, nB: number, nR: number, nC: number,
-  xB: number, xR: number, xC: number, dB: number, dR: number, dC: number, outStride: number) => void;
+  xB: number, xR: number, xC: number, dB: number, dR: number, dC: number, outStride: number, nCb: number, nV: number) => void;
 
 /** The instantiated kernels of one memory. */
 export interface SimdKernels {
