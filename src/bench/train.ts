@@ -57,11 +57,19 @@ function isSequential(e: EngineSpec): boolean {
 }
 
 /**
- * Untimed steps before the timed ones. V8 keeps optimizing TF.js' and batchfree's JavaScript for the first few
- * dozen steps, on helper threads that compete with the workers for the two cores (reference net, BN, two workers:
- * ~36 ms per step at first, ~22 ms from about step 50 on). 50 steps reach the steady state a training run lives in.
+ * Untimed steps before the timed ones: at least {@link DEFAULT_WARMUP_STEPS} steps and {@link DEFAULT_WARMUP_MS}
+ * of them. V8 compiles TF.js' and batchfree's per-step JavaScript long after the first steps (functions called a
+ * few times per step reach its optimizing tier after hundreds of steps), on helper threads that compete with the
+ * workers for the two cores. Measured on the reference net, BN, two workers: the threads other than the workers
+ * used 6.9 ms of CPU per step over steps 0-249, 4.4 over 250-499, 4.0 over 500-749 and 2.2-2.4 from step 750 on
+ * (to step 2,500; --trace-opt: 427 compilations in the first 100 steps, still ~30 per 100 steps at step 800); a
+ * trainer warmed up for 800 steps ran 10-12% faster than one after 50 (steps 50-130), interleaved in one process.
+ * A training run spends nearly all its steps in that steady state; 15 s reach it (~750 steps of the reference
+ * net on two workers).
  */
 export const DEFAULT_WARMUP_STEPS = 50;
+/** See {@link DEFAULT_WARMUP_STEPS}. */
+export const DEFAULT_WARMUP_MS = 15_000;
 
 /** Options of {@link benchTraining}. */
 export interface TrainBenchOptions {
@@ -79,8 +87,10 @@ export interface TrainBenchOptions {
   steps?: number;
   /** Interleaved rounds the steps are spread over; default 4. */
   rounds?: number;
-  /** Untimed steps of each interleaved engine first; default {@link DEFAULT_WARMUP_STEPS}. */
+  /** Untimed steps of each interleaved engine first, at least; default {@link DEFAULT_WARMUP_STEPS}. */
   warmup?: number;
+  /** ... and for at least this many ms; default {@link DEFAULT_WARMUP_MS}. */
+  warmupMs?: number;
   /** Timed steps of the sequential engines (`cpu-stock`, `cpu`, `wasm-stock`; `cpu-stock` has no warm-up step); default 1. */
   stockSteps?: number;
   /** Stop a sequential engine's steps once this many ms have passed (after at least one step); default 120000. */
@@ -108,7 +118,7 @@ export interface TrainRow {
   threads: number;
   /** Timed steps. */
   steps: number;
-  /** Untimed steps before them. */
+  /** Untimed steps before them (warm-up). */
   warmup: number;
   /** Median wall ms per step. */
   msPerStep?: number;
@@ -146,7 +156,9 @@ export interface TrainBenchResult {
   batch: number;
   steps: number;
   rounds: number;
+  /** Least warm-up steps and ms of the interleaved engines (each row has its own count). */
   warmup: number;
+  warmupMs: number;
   stockSteps: number;
   rows: TrainRow[];
   /** 1-minute load average after each network's measurements. */
@@ -174,6 +186,9 @@ interface Runner {
   dispose(): Promise<void>;
   samples: StepSample[];
   losses: number[];
+  /** Steps run so far (timed or not), and of them the warm-up ones. */
+  steps: number;
+  warmupSteps: number;
   error?: string;
   note?: string;
 }
@@ -182,13 +197,13 @@ interface Runner {
 export async function benchTraining(options: TrainBenchOptions = {}): Promise<TrainBenchResult> {
   const {
     models = ['reference', 'resnet20'], norms = ['bn', 'gn', 'frn', 'ln+pn'], resnetNorms = ['frn'], engines = DEFAULT_ENGINES,
-    batch = 64, steps = 20, rounds: roundsWanted = 4, warmup = DEFAULT_WARMUP_STEPS, stockSteps = 1, stockBudgetMs = 120_000, stockFirstOnly = false, lr = 0.01,
+    batch = 64, steps = 20, rounds: roundsWanted = 4, warmup = DEFAULT_WARMUP_STEPS, warmupMs = DEFAULT_WARMUP_MS, stockSteps = 1, stockBudgetMs = 120_000, stockFirstOnly = false, lr = 0.01,
     log = () => undefined, peer,
   } = options;
   const specs = engines.map(parseEngine);
   const rounds = Math.max(1, Math.min(roundsWanted, steps));
   const perRound = Math.ceil(steps / rounds);
-  const result: TrainBenchResult = { batch, steps: rounds * perRound, rounds, warmup, stockSteps, rows: [], loadAverages: [], peerAdjacent: {} };
+  const result: TrainBenchResult = { batch, steps: rounds * perRound, rounds, warmup, warmupMs, stockSteps, rows: [], loadAverages: [], peerAdjacent: {} };
   let first = true;
   for (const model of models) {
     for (const norm of model === 'reference' ? norms : resnetNorms) {
@@ -212,9 +227,9 @@ export async function benchTraining(options: TrainBenchOptions = {}): Promise<Tr
           (result.peerAdjacent[norm] ??= {})[when] = figures;
           log(`  PyTorch ${when}: ${Object.entries(figures).map(([t, f]) => `${t} thr ${f.imagesPerSecond.toFixed(0)} img/s`).join(', ')}`);
         };
-        log(`train: ${model} ${norm} on ${interleaved.map((s) => s.name).join(', ')} (${rounds} rounds of ${perRound} steps after ${warmup} warm-up steps)...`);
+        log(`train: ${model} ${norm} on ${interleaved.map((s) => s.name).join(', ')} (${rounds} rounds of ${perRound} steps after >= ${warmup} warm-up steps and >= ${(warmupMs / 1000).toFixed(0)} s)...`);
         await timePeer('before');
-        const rows = await measureInterleaved(interleaved, model, norm, { batch, rounds, perRound, warmup, lr });
+        const rows = await measureInterleaved(interleaved, model, norm, { batch, rounds, perRound, warmup, warmupMs, lr });
         for (const r of rows) log(`  ${describe(r)}`);
         await timePeer('after');
         result.rows.push(...rows);
@@ -238,7 +253,7 @@ function inProcessRunner(spec: EngineSpec, model: BenchModel, norm: NormName, ba
   const t: Trainable = { model: net, optimizer: new SGD({ momentum: 0 }), params: trainableParams(net) };
   const batch = syntheticBatch(batchSize);
   return {
-    spec, samples: [], losses: [],
+    spec, samples: [], losses: [], steps: 0, warmupSteps: 0,
     run: async (step) => {
       const t0 = threadTimes();
       const c0 = process.cpuUsage();
@@ -265,7 +280,7 @@ async function workersRunner(spec: EngineSpec, model: BenchModel, norm: NormName
     const trainer = await createParallelTrainer({ workers: spec.workers, model: net, backend: spec.backend, optimizer: { sgd: { momentum: 0 } }, seed: 1, checkEvery: 0 });
     const bn = norm === 'bn' || norm === 'brn';
     return {
-      spec, samples: [], losses: [],
+      spec, samples: [], losses: [], steps: 0, warmupSteps: 0,
       note: bn && spec.workers > 1 ? `BN statistics over each worker's shard (~${Math.floor(batchSize / spec.workers)} images)` : undefined,
       run: async (step) => {
         const r = await trainer.step(batch, { lr, step });
@@ -294,18 +309,18 @@ async function workersRunner(spec: EngineSpec, model: BenchModel, norm: NormName
 }
 
 /** Times one step of `runner` into its samples. */
-async function timedStep(runner: Runner, step: number, record: boolean): Promise<void> {
+async function timedStep(runner: Runner, record: boolean): Promise<void> {
   const w0 = performance.now();
-  const s = await runner.run(step);
+  const s = await runner.run(runner.steps++);
   const wallMs = performance.now() - w0;
   runner.losses.push(s.loss);
   if (record) runner.samples.push({ ...s, wallMs });
 }
 
 /** The row of a runner's samples. */
-function summarize(runner: Runner, model: BenchModel, norm: string, batch: number, warmup: number): TrainRow {
+function summarize(runner: Runner, model: BenchModel, norm: string, batch: number): TrainRow {
   const { spec, samples } = runner;
-  const row: TrainRow = { model, norm, engine: spec.name, threads: Math.max(1, spec.workers), steps: samples.length, warmup };
+  const row: TrainRow = { model, norm, engine: spec.name, threads: Math.max(1, spec.workers), steps: samples.length, warmup: runner.warmupSteps };
   if (runner.note !== undefined) row.note = runner.note;
   if (runner.error !== undefined) row.error = runner.error;
   if (samples.length === 0) return row;
@@ -341,13 +356,12 @@ async function measureSequential(spec: EngineSpec, model: BenchModel, norm: Norm
   try {
     runner = inProcessRunner(spec, model, norm, o.batch, o.lr);
     const start = performance.now();
-    let step = 0;
-    for (; step < warmup; step++) await timedStep(runner, step, false);
+    for (; runner.warmupSteps < warmup; runner.warmupSteps++) await timedStep(runner, false);
     while (runner.samples.length < o.steps) {
-      await timedStep(runner, step++, true);
+      await timedStep(runner, true);
       if (performance.now() - start > o.budgetMs) break;
     }
-    const row = summarize(runner, model, norm, o.batch, warmup);
+    const row = summarize(runner, model, norm, o.batch);
     if (spec.name === 'cpu-stock') row.note = 'TF.js cpu kernels only (pure JavaScript): no warm-up step';
     return row;
   } catch (e) {
@@ -361,9 +375,12 @@ async function measureSequential(spec: EngineSpec, model: BenchModel, norm: Norm
   }
 }
 
-/** The interleaved engines: warm-up steps of each, then `rounds` rounds of `perRound` steps of each in turn. */
+/**
+ * The interleaved engines: warm-up steps of each (at least `warmup` steps and `warmupMs`), then `rounds` rounds of
+ * `perRound` steps of each in turn.
+ */
 async function measureInterleaved(specs: EngineSpec[], model: BenchModel, norm: NormName,
-  o: { batch: number; rounds: number; perRound: number; warmup: number; lr: number }): Promise<TrainRow[]> {
+  o: { batch: number; rounds: number; perRound: number; warmup: number; warmupMs: number; lr: number }): Promise<TrainRow[]> {
   await init({ backend: 'wasm' });
   const runners: Runner[] = [];
   const failed: TrainRow[] = [];
@@ -375,25 +392,28 @@ async function measureInterleaved(specs: EngineSpec[], model: BenchModel, norm: 
     }
   }
   const live = (): Runner[] => runners.filter((r) => r.error === undefined);
-  const guarded = async (r: Runner, step: number, record: boolean): Promise<void> => {
+  const guarded = async (r: Runner, record: boolean): Promise<void> => {
     try {
-      await timedStep(r, step, record);
+      await timedStep(r, record);
     } catch (e) {
       r.error = errorLine(e);
     }
   };
   try {
-    let step = 0;
-    for (const r of live()) for (let i = 0; i < o.warmup; i++) await guarded(r, step + i, false);
-    step += o.warmup;
+    for (const r of live()) {
+      const start = performance.now();
+      while (r.error === undefined && (r.warmupSteps < o.warmup || performance.now() - start < o.warmupMs)) {
+        await guarded(r, false);
+        r.warmupSteps++;
+      }
+    }
     for (let round = 0; round < o.rounds; round++) {
-      for (const r of live()) for (let i = 0; i < o.perRound; i++) await guarded(r, step + i, true);
-      step += o.perRound;
+      for (const r of live()) for (let i = 0; i < o.perRound; i++) await guarded(r, true);
     }
   } finally {
     for (const r of runners) await r.dispose();
   }
-  const rows = runners.map((r) => summarize(r, model, norm, o.batch, o.warmup));
+  const rows = runners.map((r) => summarize(r, model, norm, o.batch));
   return specs.map((s) => (rows.find((r) => r.engine === s.name) ?? failed.find((r) => r.engine === s.name)) as TrainRow);
 }
 

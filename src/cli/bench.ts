@@ -21,7 +21,7 @@ import { PEERS_TRAIN_MS } from '../bench/peers.js';
 import { memoryTable, opPeerFigures, opsTable, threadTable, trainTable } from '../bench/report.js';
 import { machineInfo } from '../bench/stats.js';
 import { DEFAULT_PYTHON, defaultTorchScript, measureTorchTrain, readTorchResults, runTorchPeer, type TorchPeer } from '../bench/torch.js';
-import { benchTraining, DEFAULT_ENGINES, DEFAULT_WARMUP_STEPS, ENGINE_PATTERN, profileTrainStep, type TrainBenchResult, type TrainRow, withPeerRows } from '../bench/train.js';
+import { benchTraining, DEFAULT_ENGINES, DEFAULT_WARMUP_MS, DEFAULT_WARMUP_STEPS, ENGINE_PATTERN, profileTrainStep, type TrainBenchResult, type TrainRow, withPeerRows } from '../bench/train.js';
 import { wholeNumber, wholeNumberList } from './parse.js';
 import type { CliIO } from './program.js';
 import { VERSION } from './version.js';
@@ -66,6 +66,7 @@ interface BenchSettings {
   steps: number;
   rounds: number;
   warmup: number;
+  warmupS: number;
   stockSteps: number;
   stockBudgetS: number;
   profile: boolean;
@@ -88,7 +89,7 @@ function settingsOf(o: Record<string, unknown>): BenchSettings {
   return {
     only: o.only as BenchSection[], quick, out: String(o.out), batch: o.batch as number,
     models: o.models as BenchModel[], norms: o.norms as NormName[], resnetNorms: o.resnetNorms as NormName[], engines: o.engines as string[],
-    steps: pick('steps', 20, 4), rounds: pick('rounds', 4, 2), warmup: pick('warmup', DEFAULT_WARMUP_STEPS, 5), stockSteps: o.stockSteps as number,
+    steps: pick('steps', 20, 4), rounds: pick('rounds', 4, 2), warmup: pick('warmup', DEFAULT_WARMUP_STEPS, 5), warmupS: pick('warmupS', DEFAULT_WARMUP_MS / 1000, 0), stockSteps: o.stockSteps as number,
     stockBudgetS: o.stockBudgetS as number, profile: o.profile === true,
     torch: o.torch === true || typeof o.torchResults === 'string', torchScript: (o.torchScript as string | undefined) ?? defaultTorchScript(),
     torchResults: o.torchResults as string | undefined, python: String(o.python),
@@ -129,7 +130,8 @@ export function benchCommand(io: CliIO): Command {
     .addOption(new Option('--engines <list>', "train: 'cpu-stock' (TF.js cpu, its own kernels), 'cpu' (+ batchfree kernels), 'wasm-stock', 'wasm' (batchfree, 1 thread), 'w<N>' (batchfree on N workers)").argParser(engineList).default([...DEFAULT_ENGINES], DEFAULT_ENGINES.join(',')))
     .addOption(new Option('--steps <n>', 'train: timed steps of wasm and the worker engines (default 20; --quick 4)').argParser(wholeNumber(1)))
     .addOption(new Option('--rounds <n>', 'train: interleaved rounds the steps are spread over (default 4; --quick 2)').argParser(wholeNumber(1)))
-    .addOption(new Option('--warmup <n>', `train: untimed steps of wasm and the worker engines first, until V8 has compiled the hot code (default ${DEFAULT_WARMUP_STEPS}; --quick 5)`).argParser(wholeNumber(0)))
+    .addOption(new Option('--warmup <n>', `train: untimed steps of wasm and the worker engines first, at least (default ${DEFAULT_WARMUP_STEPS}; --quick 5)`).argParser(wholeNumber(0)))
+    .addOption(new Option('--warmup-s <s>', `train: ... and for at least this many seconds, until V8 has compiled the per-step code (default ${DEFAULT_WARMUP_MS / 1000}; --quick 0)`).argParser(wholeNumber(0)))
     .addOption(new Option('--stock-steps <n>', 'train: timed steps of cpu-stock, cpu and wasm-stock (cpu-stock at batch 64: ~20 s per reference-net step, ~6 min per ResNetV2-20 step)').argParser(wholeNumber(1)).default(1))
     .addOption(new Option('--stock-budget-s <s>', 'train: stop the steps of cpu-stock, cpu and wasm-stock after this many seconds (after one step at least)').argParser(wholeNumber(1)).default(120))
     .addOption(new Option('--profile', 'train: per-kernel times of one reference-net step on wasm for each norm'))
@@ -192,7 +194,7 @@ async function runBench(s: BenchSettings, io: CliIO): Promise<BenchReport> {
   if (sections.includes('train')) {
     const result = await benchTraining({
       models: s.models, norms: s.norms, resnetNorms: s.resnetNorms, engines: s.engines, batch: s.batch, steps: s.steps, rounds: s.rounds,
-      warmup: s.warmup, stockSteps: s.stockSteps, stockBudgetMs: s.stockBudgetS * 1000, stockFirstOnly: s.quick, log,
+      warmup: s.warmup, warmupMs: s.warmupS * 1000, stockSteps: s.stockSteps, stockBudgetMs: s.stockBudgetS * 1000, stockFirstOnly: s.quick, log,
       // A live peer is also timed right before and after batchfree on each network (the machine's speed drifts).
       peer: torch?.status === 'measured' && s.torchResults === undefined
         ? (norm) => measureTorchTrain(norm, { python: s.python, script: s.torchScript, noWait: s.quick }, (why) => log(`  PyTorch: ${why}`))

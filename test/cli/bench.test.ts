@@ -125,19 +125,22 @@ describe('batchfree bench', () => {
     assert.match(r.out, /flat|NOT flat/);
   });
 
-  test('train: wasm and 2 workers, images/s from the step times, "PyTorch not available" without torch', async () => {
+  test('train: wasm and 2 workers after a timed warm-up, images/s from the step times, "PyTorch not available" without torch', async () => {
     const r = await bench('train', '--only', 'train', '--models', 'reference', '--norms', 'frn', '--engines', 'wasm,w2', '--batch', '4',
-      '--steps', '2', '--torch', '--python', join(root, 'no-such-python'));
+      '--steps', '2', '--warmup', '3', '--warmup-s', '1', '--torch', '--python', join(root, 'no-such-python'));
     assert.equal(r.error, undefined, String(r.error));
     const rep = r.report as BenchReport;
     assert.deepEqual(rep.sections, ['train']);
     assert.equal(rep.torch.status, 'unavailable');
     const train = rep.train as NonNullable<BenchReport['train']>;
     assert.equal(train.batch, 4);
+    assert.deepEqual([train.warmup, train.warmupMs], [3, 1000]);
     assert.deepEqual(train.rows.map((x) => `${x.model}/${x.norm}/${x.engine}/${x.threads}`), ['reference/frn/wasm/1', 'reference/frn/w2/2', 'reference/frn/pytorch/0']);
     for (const row of train.rows.slice(0, 2)) {
       assert.equal(row.error, undefined, `${row.engine}: ${row.error}`);
       assert.equal(row.steps, 2);
+      // A second of warm-up at batch 4 takes more than the 3 steps asked for (each step well under 300 ms).
+      assert.ok(row.warmup > 3, `${row.engine}: ${row.warmup} warm-up steps in 1 s`);
       const ms = row.msPerStep as number;
       assert.ok(ms > 0);
       assert.ok(Math.abs((row.imagesPerSecond as number) - 4000 / ms) < 1e-9 * (row.imagesPerSecond as number));
@@ -157,7 +160,7 @@ describe('batchfree bench', () => {
     const script = join(root, 'peer_script.py');
     writeFileSync(script, '# stand-in\n');
     const r = await bench('torch', '--only', 'train', '--models', 'reference', '--norms', 'frn,gn', '--engines', 'wasm', '--batch', '4',
-      '--steps', '2', '--warmup', '0', '--torch', '--python', python, '--torch-script', script);
+      '--steps', '2', '--warmup', '0', '--warmup-s', '0', '--torch', '--python', python, '--torch-script', script);
     assert.equal(r.error, undefined, String(r.error));
     const args = readFileSync(join(root, 'peer-args.txt'), 'utf8').trim().split(' ');
     assert.equal(args[0], script);
