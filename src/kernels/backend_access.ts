@@ -82,3 +82,25 @@ export function sizeOf(shape: readonly number[]): number {
   for (const d of shape) n *= d;
   return n;
 }
+
+/**
+ * The values of `t` without a copy where the current backend allows: on `wasm` a view into its heap (valid until
+ * the next allocation there: read it at once, don't keep it); elsewhere `dataSync()` (on `cpu` the backend's own
+ * array: don't write to it). For bookkeeping outside the engine (finiteness scans, copies into shared memory).
+ */
+export function readValues(t: tf.Tensor): Float32Array | Int32Array | Uint8Array {
+  const backend = tf.backend();
+  if (tf.getBackend() === 'wasm' && typeof (backend as WasmBackendLike).typedArrayFromHeap === 'function') {
+    return (backend as WasmBackendLike).typedArrayFromHeap(t);
+  }
+  return t.dataSync() as Float32Array | Int32Array | Uint8Array;
+}
+
+/**
+ * A new float32 tensor holding a copy of `values` (which may be a view into a buffer that changes later, e.g.
+ * shared memory): the `wasm` backend copies into its heap as it creates the tensor; other backends (`cpu`) may keep
+ * the array itself, so they get a copy first.
+ */
+export function float32TensorOf(values: Float32Array, shape: number[]): tf.Tensor {
+  return tf.tensor(tf.getBackend() === 'wasm' ? values : values.slice(), shape, 'float32');
+}

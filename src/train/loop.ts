@@ -13,6 +13,7 @@ import type { Dataset } from '../data/dataset.js';
 import { batches } from '../data/batches.js';
 import type { ChannelStats } from '../data/transforms.js';
 import { argumentError, assertInteger } from '../ops/validate.js';
+import { readValues } from '../kernels/backend_access.js';
 import type { NamedOptimizer } from '../optim/sgd.js';
 import type { NamedVariable } from '../optim/params.js';
 import { countCorrect, mixup, sampleBeta, smoothedTargets, softmaxCrossEntropy } from './losses.js';
@@ -195,7 +196,7 @@ export function firstNonFiniteTensor(tensors: readonly tf.Tensor[], hostMemory =
   if (tensors.length === 0) return -1;
   if (hostMemory) {
     for (let i = 0; i < tensors.length; i++) {
-      const v = tensors[i].dataSync();
+      const v = readValues(tensors[i]); // no copy on wasm
       for (let j = 0; j < v.length; j++) if (!(v[j] - v[j] === 0)) return i; // NaN and ±Inf give NaN
     }
     return -1;

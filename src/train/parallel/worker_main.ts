@@ -22,6 +22,7 @@ import '../../layers/index.js';
 import '../../models/nf_layers.js';
 import { init } from '../../init.js';
 import { argumentError } from '../../ops/validate.js';
+import { float32TensorOf, readValues } from '../../kernels/backend_access.js';
 import { withAdaptiveGradientClipping } from '../../optim/gradient_clipping.js';
 import type { NamedVariable } from '../../optim/params.js';
 import { type NamedOptimizer, SGD } from '../../optim/sgd.js';
@@ -160,14 +161,14 @@ class TrainingWorker {
     const { x, y } = this.input;
     let correctT: tf.Scalar | undefined;
     const compute = (): { value: tf.Scalar; grads: tf.NamedTensorMap } => tf.variableGrads(() => {
-      const xs = tf.tensor4d(x.slice(start * px, end * px), [n, H, W, C]);
+      const xs = float32TensorOf(x.subarray(start * px, end * px), [n, H, W, C]);
       const ys = tf.tensor1d(y.slice(start, end), 'int32');
       let input: tf.Tensor = xs;
       let targets: tf.Tensor = smoothedTargets(ys, d.numClasses, d.labelSmoothing);
       if (lambda !== 1) {
         // Mixup pairs image i with image B-1-i of the whole batch (as `mixup` of losses.ts does): the partners of
         // [start, end) are [B-end, B-start), reversed.
-        const px2 = tf.tensor4d(x.slice((B - end) * px, (B - start) * px), [n, H, W, C]);
+        const px2 = float32TensorOf(x.subarray((B - end) * px, (B - start) * px), [n, H, W, C]);
         const py2 = smoothedTargets(tf.tensor1d(y.slice(B - end, B - start), 'int32'), d.numClasses, d.labelSmoothing);
         input = tf.add(tf.mul(xs, lambda), tf.mul(tf.reverse(px2, 0), 1 - lambda));
         targets = tf.add(tf.mul(targets, lambda), tf.mul(tf.reverse(py2, 0), 1 - lambda));
@@ -187,7 +188,7 @@ class TrainingWorker {
       this.params.forEach((p, i) => {
         const g = result.grads[p.name];
         if (g === undefined) grads.fill(0, block + this.offsets[i], block + this.offsets[i] + this.sizes[i]);
-        else grads.set(g.dataSync() as Float32Array, block + this.offsets[i]);
+        else grads.set(readValues(g), block + this.offsets[i]);
       });
       stats[2 * rank] = result.value.dataSync()[0];
       correct = Math.round((correctT as tf.Scalar).dataSync()[0]);
@@ -227,7 +228,7 @@ class TrainingWorker {
     if (outcome === 'applied') {
       const named: tf.NamedTensorMap = {};
       this.params.forEach((p, i) => {
-        named[p.name] = tf.tensor(mean.slice(this.offsets[i], this.offsets[i] + this.sizes[i]), p.variable.shape, 'float32');
+        named[p.name] = float32TensorOf(mean.subarray(this.offsets[i], this.offsets[i] + this.sizes[i]), p.variable.shape);
       });
       try {
         this.optimizer.applyGradients(named, this.params, m.lr);
