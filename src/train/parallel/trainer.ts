@@ -26,6 +26,7 @@
 import type { Worker } from 'node:worker_threads';
 import { tf, tfl } from '../../engine.js';
 import { argumentError, assertInteger, assertOneOf } from '../../ops/validate.js';
+import { readValues } from '../../kernels/backend_access.js';
 import type { NamedOptimizer, OptimizerStateEntry } from '../../optim/sgd.js';
 import type { TrainConfig } from '../config.js';
 import { DivergenceError, layerOfVariables, type StepResult, type TrainBatch, trainableParams } from '../loop.js';
@@ -314,8 +315,8 @@ export class ParallelTrainer {
         this.input = inputBuffers(B, px);
         for (const w of this.threads) w.postMessage({ type: 'input', input: this.input } satisfies ToWorker);
       }
-      this.input.x.set(batch.x.dataSync() as Float32Array);
-      this.input.y.set(batch.y.dataSync());
+      this.input.x.set(readValues(batch.x)); // no copy out of the wasm heap first
+      this.input.y.set(readValues(batch.y));
       this.stepsDone++;
       const checksum = this.info.checkEvery > 0 && this.stepsDone % this.info.checkEvery === 0;
       const replies = (await this.request((id) => ({ type: 'step', id, step, lr, batchSize: B, lossLimit, checksum }), this.info.timeoutMs + 1000)) as StepReply[];
