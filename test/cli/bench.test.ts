@@ -15,6 +15,7 @@ import { type BenchReport } from '../../src/cli/bench.js';
 import { type CliIO, createProgram } from '../../src/cli/program.js';
 import { tf } from '../../src/engine.js';
 import { opPeerFigures } from '../../src/bench/report.js';
+import { retainedGrowth } from '../../src/bench/memory.js';
 import { median, quantile } from '../../src/bench/stats.js';
 import { readTorchResults } from '../../src/bench/torch.js';
 import type { OpsBenchResult } from '../../src/bench/ops.js';
@@ -119,7 +120,8 @@ describe('batchfree bench', () => {
     assert.ok(m.tensors.first > 0);
     assert.equal(m.tensors.maxDrift, 0, 'a training step leaks no tensor');
     assert.equal(m.tensors.first, Math.min(...m.samples.map((s) => s.tensors)));
-    assert.equal(m.flat, m.rssMiB.last - m.rssMiB.first < m.rssToleranceMiB);
+    assert.equal(m.rssGrowthMiB, retainedGrowth(m.samples.map((x) => x.rssMiB)), 'every sample kept at 6 steps');
+    assert.equal(m.flat, m.rssGrowthMiB < m.rssToleranceMiB);
     assert.ok(Number.isFinite(m.firstLoss) && Number.isFinite(m.lastLoss));
     assert.match(r.out, /live tensors/);
     assert.match(r.out, /flat|NOT flat/);
