@@ -2,9 +2,13 @@
  * Memory check of `batchfree bench`: the number of live tensors (`tf.memory().numTensors`), the bytes they hold
  * and the process's resident set size over N training steps of the reference network, in-process. A training
  * loop that leaks nothing is flat: the same tensor count after every step, and an RSS that stops growing once the
- * backend's heap has reached its working size (the first steps, excluded from the comparison, allocate it).
+ * backend's heap has reached its working size (the first steps, excluded from the comparison, allocate it). RSS
+ * is compared after full garbage collections (V8's major collections come every few hundred steps: between them
+ * the RSS of a loop that leaks nothing climbs ~20 KiB per step, then drops).
  * @module
  */
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
 import { tf } from '../engine.js';
 import { init } from '../init.js';
 import type { NormName } from '../layers/factory.js';
@@ -24,8 +28,10 @@ export interface MemoryBenchOptions {
   batch?: number;
   /** Steps run before the first sample (allocation of the working set); default min(10, steps / 5), at least 1. */
   settle?: number;
-  /** RSS growth ({@link retainedGrowth}) still called flat, MiB; default 4. */
+  /** RSS growth between the first and the last full collection still called flat, MiB; default 4. */
   rssToleranceMiB?: number;
+  /** Full garbage collections (then a sample of the retained RSS and JS heap) spread over the steps; default 10. */
+  collections?: number;
   /** Samples kept in the result (evenly spaced, first and last included); default 50. */
   keepSamples?: number;
   log?: (line: string) => void;
@@ -37,6 +43,13 @@ export interface Drift {
   last: number;
   /** max over the samples of (sample - first). */
   maxDrift: number;
+}
+
+/** What the process retains after a full garbage collection following a step. */
+export interface RetainedSample {
+  step: number;
+  rssMiB: number;
+  heapMiB: number;
 }
 
 /** One sample, after a step. */
@@ -60,8 +73,13 @@ export interface MemoryBenchResult {
   /** Bytes held by tensors, MiB. */
   tensorMiB: Drift;
   rssMiB: Drift;
-  /** {@link retainedGrowth} of the RSS samples, MiB. */
+  /**
+   * RSS growth, MiB: last minus first {@link retained} sample after full collections, or (no collector access)
+   * {@link retainedGrowth} of the per-step samples.
+   */
   rssGrowthMiB: number;
+  /** Samples after full collections (empty where the collector cannot be called). */
+  retained: RetainedSample[];
   rssToleranceMiB: number;
   /** No tensor growth (the count never rose above the first sample) and RSS growth below the tolerance. */
   flat: boolean;
@@ -91,9 +109,22 @@ export function retainedGrowth(values: readonly number[]): number {
   return Math.min(...values.slice(values.length - q)) - Math.min(...values.slice(0, q));
 }
 
+/** V8's full garbage collection: `globalThis.gc` when exposed, else the flag is turned on and `gc` fetched from a fresh context. */
+function fullCollector(): (() => void) | undefined {
+  const exposed = (globalThis as { gc?: unknown }).gc;
+  if (typeof exposed === 'function') return exposed as () => void;
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as unknown;
+    return typeof gc === 'function' ? (gc as () => void) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Trains the reference network `steps` steps and samples tensors and RSS after each one past the settling steps. */
 export async function benchMemory(options: MemoryBenchOptions = {}): Promise<MemoryBenchResult> {
-  const { steps = 500, norm = 'frn', backend = 'wasm', batch: batchSize = 64, rssToleranceMiB = 4, keepSamples = 50, log = () => undefined } = options;
+  const { steps = 500, norm = 'frn', backend = 'wasm', batch: batchSize = 64, rssToleranceMiB = 4, keepSamples = 50, collections = 10, log = () => undefined } = options;
   if (!Number.isInteger(steps) || steps < 2) throw new Error(`benchMemory: argument 'steps' is invalid: got ${steps}, expected a whole number >= 2`);
   const settle = Math.max(1, Math.min(options.settle ?? Math.min(10, Math.floor(steps / 5)), steps - 1));
   await init({ backend });
@@ -101,6 +132,9 @@ export async function benchMemory(options: MemoryBenchOptions = {}): Promise<Mem
   const t: Trainable = { model: net, optimizer: new SGD({ momentum: 0.9 }), params: trainableParams(net) };
   const batch = syntheticBatch(batchSize);
   const all: MemorySample[] = [];
+  const retained: RetainedSample[] = [];
+  const gc = fullCollector();
+  const collectEvery = Math.max(1, Math.floor((steps - settle) / Math.max(1, collections)));
   const losses: number[] = [];
   log(`memory: ${steps} steps of the reference network (${norm}, ${backend}, batch ${batchSize})...`);
   try {
@@ -109,6 +143,11 @@ export async function benchMemory(options: MemoryBenchOptions = {}): Promise<Mem
       if (step + 1 < settle) continue;
       const m = tf.memory();
       all.push({ step: step + 1, tensors: m.numTensors, tensorMiB: m.numBytes / MiB, rssMiB: process.memoryUsage.rss() / MiB });
+      if (gc !== undefined && ((step + 1 - settle) % collectEvery === 0 || step + 1 === steps)) {
+        gc();
+        const u = process.memoryUsage();
+        retained.push({ step: step + 1, rssMiB: u.rss / MiB, heapMiB: u.heapUsed / MiB });
+      }
       if ((step + 1) % 100 === 0) log(`  step ${step + 1}: ${m.numTensors} tensors, RSS ${(process.memoryUsage.rss() / MiB).toFixed(1)} MiB`);
     }
   } finally {
@@ -118,12 +157,12 @@ export async function benchMemory(options: MemoryBenchOptions = {}): Promise<Mem
   }
   const tensors = drift(all.map((s) => s.tensors));
   const rssMiB = drift(all.map((s) => s.rssMiB));
-  const rssGrowthMiB = retainedGrowth(all.map((s) => s.rssMiB));
+  const rssGrowthMiB = retained.length >= 2 ? retained[retained.length - 1].rssMiB - retained[0].rssMiB : retainedGrowth(all.map((s) => s.rssMiB));
   const stride = Math.max(1, Math.ceil(all.length / Math.max(2, keepSamples)));
   const samples = all.filter((_s, i) => i % stride === 0 || i === all.length - 1);
   return {
     norm, backend: tf.getBackend(), batch: batchSize, steps, settle, tensors, tensorMiB: drift(all.map((s) => s.tensorMiB)), rssMiB,
-    rssGrowthMiB, rssToleranceMiB, flat: tensors.maxDrift === 0 && rssGrowthMiB < rssToleranceMiB,
+    rssGrowthMiB, retained, rssToleranceMiB, flat: tensors.maxDrift === 0 && rssGrowthMiB < rssToleranceMiB,
     firstLoss: losses[0], lastLoss: losses[losses.length - 1], samples,
   };
 }
