@@ -36,12 +36,21 @@ export function periodOf(channels: number): number {
   return (channels * 4) / gcd(channels, 4);
 }
 
-/** Elements of one chunk of a reduction (the chunk of a unit whose quads are walked one after another). */
+/** Most elements of one chunk (the part of a unit whose quads of channels are walked one after another). */
 const CHUNK_ELEMENTS = 2048;
+/** Most periods (rows) of one chunk: one float32 block of the reductions (`F32_BLOCK_ROWS`). */
+const CHUNK_PERIODS = 16;
 
-/** Periods per reduction chunk for period `P`. */
+/**
+ * Periods per chunk for period `P`: 16 rows, or fewer where 16 rows exceed 2048 elements (P > 128). Each quad of
+ * channels walks the chunk's rows with a stride of one period; shorter walks over fewer cache lines ran faster
+ * (measured, interleaved in one process, forward+backward of the fused ops: FRN+TLU at 64×32×32×64 median
+ * 15.8 → 13.4 ms and 12.2 → 8.0 ms in two runs, BatchNorm 14.8 → 11.1, GroupNorm(32) 15.2 → 13.1; BatchNorm at the
+ * reference net's 32×28×28×16 and 32×14×14×32: 1.19 → 1.00 and 0.79 → 0.67 ms) than the former 2048 elements
+ * (32 rows at 64 channels, 128 at 16).
+ */
 export function chunkPeriods(period: number): number {
-  return Math.max(1, Math.floor(CHUNK_ELEMENTS / period));
+  return Math.max(1, Math.min(CHUNK_PERIODS, Math.floor(CHUNK_ELEMENTS / period)));
 }
 
 /** Bytes of scratch a kernel needs for period `P` (parameters, then accumulators), plus alignment slack. */
