@@ -102,25 +102,45 @@ export async function runTorchPeer(options: TorchPeerOptions): Promise<TorchPeer
   if (!available.ok) return none('unavailable', available.reason ?? 'torch cannot be imported');
   if (!existsSync(script)) return none('unavailable', `peer script ${script} not found (--torch-script)`);
   const args = [script, '--out-dir', options.outDir, '--threads', '1,2', '--no-bw', ...(options.quick === true ? ['--quick', '--no-wait'] : [])];
-  const code = await new Promise<number | string>((done) => {
-    const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let tail = '';
-    const onData = (chunk: Buffer): void => {
-      const text = tail + chunk.toString('utf8');
-      const lines = text.split('\n');
-      tail = lines.pop() ?? '';
-      for (const l of lines) if (l.trim() !== '') options.log?.(l);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('error', (e) => done(errorLine(e)));
-    child.on('close', (status) => {
-      if (tail.trim() !== '') options.log?.(tail);
-      done(status ?? 'killed');
-    });
-  });
+  const r = await runPython(python, args, options.log);
+  const code = r.error !== undefined ? errorLine(r.error) : r.status ?? 'killed';
   if (code !== 0) return none('failed', `${script} exited with ${code}`);
   return readTorchResults(join(options.outDir, 'results.json'));
+}
+
+/** What {@link runPython} saw: the exit status (null when killed or not started), the output, a start error. */
+interface PythonRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  error?: Error;
+}
+
+/**
+ * Runs `python args` and collects its output; each non-empty line of stdout and stderr also goes to `onLine` as it
+ * arrives. Never rejects (a failure to start is `error`).
+ */
+function runPython(python: string, args: readonly string[], onLine?: (line: string) => void): Promise<PythonRun> {
+  return new Promise((done) => {
+    const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = { stdout: '', stderr: '' };
+    const tails = { stdout: '', stderr: '' };
+    const collect = (stream: 'stdout' | 'stderr') => (chunk: Buffer): void => {
+      const text = chunk.toString('utf8');
+      out[stream] += text;
+      if (onLine === undefined) return;
+      const lines = (tails[stream] + text).split('\n');
+      tails[stream] = lines.pop() ?? '';
+      for (const l of lines) if (l.trim() !== '') onLine(l);
+    };
+    child.stdout.on('data', collect('stdout'));
+    child.stderr.on('data', collect('stderr'));
+    child.on('error', (error) => done({ status: null, ...out, error }));
+    child.on('close', (status) => {
+      for (const t of [tails.stdout, tails.stderr]) if (t.trim() !== '') onLine?.(t);
+      done({ status, ...out });
+    });
+  });
 }
 
 /** Reads a peer script's `results.json` (never throws: an unreadable file gives status `'failed'`). */
@@ -193,14 +213,7 @@ export async function measureTorchTrain(norm: string, options: TorchTrainOptions
     '    out[str(t)] = {"ms": r["ms_per_step"], "ips": r["images_per_s"]}',
     'print("BATCHFREE " + json.dumps(out))',
   ].join('\n');
-  const r = await new Promise<{ status: number | null; stdout: string; stderr: string; error?: Error }>((done) => {
-    const child = spawn(python, ['-c', program], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString('utf8'); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8'); });
-    child.on('error', (error) => done({ status: null, stdout, stderr, error }));
-    child.on('close', (status) => done({ status, stdout, stderr }));
-  });
+  const r = await runPython(python, ['-c', program]);
   const line = r.stdout.split('\n').find((l) => l.startsWith('BATCHFREE '));
   if (r.status !== 0 || line === undefined) {
     const last = r.stderr.trim().split('\n').pop() ?? '';
