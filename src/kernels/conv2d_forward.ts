@@ -17,7 +17,7 @@
  * @module
  */
 import { KernelArgs, TensorInfo, WasmBackendLike, sizeOf, wasmF32, wasmMemory, wasmPtr } from './backend_access.js';
-import { convGeometry, dgradGrid, forEachTap, imagesPerChunk, type ConvGeometry } from './conv2d_grads.js';
+import { convGeometry, dgradGrid, endInside, firstInside, forEachTap, imagesPerChunk, type ConvGeometry } from './conv2d_grads.js';
 import { SimdKernels, simdKernels } from './simd/kernels.js';
 
 /** Bytes of input and output images processed together (a chunk that stays in cache across the taps). */
@@ -84,21 +84,20 @@ const FOLD_BELOW_CHANNELS = 4;
 function foldedTapRows(k: SimdKernels, xPtr: number, wPtr: number, yPtr: number, g: ConvGeometry,
   inS: [number, number, number], outS: [number, number, number]): void {
   const { batch: B, inH: H, inW: W, inC: Ci, outH: OH, outW: OW, outC: Co, kH: KH, kW: KW, strideH: sh, strideW: sw, padTop: pt, padLeft: pl } = g;
-  const colsOf = (kw: number): [number, number] => [Math.max(0, Math.ceil((pl - kw) / sw)), Math.min(OW, Math.floor((W - 1 + pl - kw) / sw) + 1)];
-  let owA = colsOf(0)[0], owB = colsOf(KW - 1)[1]; // columns where every tap of a row is inside
+  let owA = firstInside(0, sw, pl), owB = endInside(KW - 1, sw, pl, W, OW); // columns where every tap of a row is inside
   if (owB <= owA) owA = owB = OW; // none: all columns go tap by tap
   const chunk = imagesPerChunk(g, CHUNK_BYTES);
   for (let b0 = 0; b0 < B; b0 += chunk) {
     const nb = Math.min(chunk, B - b0);
     for (let kh = 0; kh < KH; kh++) {
-      const oh0 = Math.max(0, Math.ceil((pt - kh) / sh)), oh1 = Math.min(OH, Math.floor((H - 1 + pt - kh) / sh) + 1);
+      const oh0 = firstInside(kh, sh, pt), oh1 = endInside(kh, sh, pt, H, OH);
       if (oh1 <= oh0) continue;
       const inRow = b0 * H + oh0 * sh + kh - pt, outRow = b0 * OH + oh0;
       const xAt = (ow: number, kw: number) => xPtr + (inRow * W + ow * sw - pl + kw) * Ci * 4;
       const yAt = (ow: number) => yPtr + (outRow * OW + ow) * Co * 4;
       if (owB > owA) dgradGrid(k, xAt(owA, 0), wPtr + kh * KW * Ci * Co * 4, yAt(owA), nb, oh1 - oh0, owB - owA, inS, outS, KW * Ci, Co * 4, Co / 4);
       for (let kw = 0; kw < KW; kw++) {
-        const [c0, c1] = colsOf(kw);
+        const c0 = firstInside(kw, sw, pl), c1 = endInside(kw, sw, pl, W, OW);
         const wTap = wPtr + (kh * KW + kw) * Ci * Co * 4;
         const left = Math.min(c1, owA), right = Math.max(c0, owB);
         if (left > c0) dgradGrid(k, xAt(c0, kw), wTap, yAt(c0), nb, oh1 - oh0, left - c0, inS, outS, Ci, Co * 4, Co / 4);

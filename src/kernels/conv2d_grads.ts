@@ -77,6 +77,19 @@ export interface TapRange {
 }
 
 /**
+ * The output positions `[first, end)` along one axis whose input position `o·stride - pad + k` (kernel tap `k`)
+ * lies inside `[0, inSize)`; empty when `end <= first`.
+ */
+export function firstInside(k: number, stride: number, pad: number): number {
+  return Math.max(0, Math.ceil((pad - k) / stride));
+}
+
+/** See {@link firstInside}: one past the last such output position (at most `outSize`). */
+export function endInside(k: number, stride: number, pad: number, inSize: number, outSize: number): number {
+  return Math.min(outSize, Math.floor((inSize - 1 + pad - k) / stride) + 1);
+}
+
+/**
  * Calls `visit` for each chunk of `chunk` images and each kernel tap `(kh, kw)` that reaches at least one input
  * pixel inside the image (the padding contributes nothing): the loop shared by the SIMD forward convolution and
  * both gradients. `visit` receives the same object each time, updated (read it, don't keep it): no garbage per tap.
@@ -87,10 +100,10 @@ export function forEachTap(g: ConvGeometry, chunk: number, visit: (t: TapRange) 
   for (let b0 = 0; b0 < B; b0 += chunk) {
     const nb = Math.min(chunk, B - b0);
     for (let kh = 0; kh < KH; kh++) {
-      const oh0 = Math.max(0, Math.ceil((pt - kh) / sh)), oh1 = Math.min(OH, Math.floor((H - 1 + pt - kh) / sh) + 1);
+      const oh0 = firstInside(kh, sh, pt), oh1 = endInside(kh, sh, pt, H, OH);
       if (oh1 <= oh0) continue;
       for (let kw = 0; kw < KW; kw++) {
-        const ow0 = Math.max(0, Math.ceil((pl - kw) / sw)), ow1 = Math.min(OW, Math.floor((W - 1 + pl - kw) / sw) + 1);
+        const ow0 = firstInside(kw, sw, pl), ow1 = endInside(kw, sw, pl, W, OW);
         if (ow1 <= ow0) continue;
         t.b0 = b0; t.nb = nb; t.kh = kh; t.kw = kw; t.oh0 = oh0; t.rows = oh1 - oh0; t.ow0 = ow0; t.cols = ow1 - ow0;
         t.inPixel = (b0 * H + oh0 * sh + kh - pt) * W + ow0 * sw + kw - pl;

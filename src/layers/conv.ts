@@ -162,7 +162,6 @@ export abstract class Conv2DBase extends tfl.layers.Layer {
   }
 }
 
-
 /**
  * A plain 2-D convolution `y = conv2d(x, kernel) + bias`, the counterpart of `tf.layers.conv2d` (same weights,
  * initializers by name, `'same'`/`'valid'` padding, strides, dilations; no fused activation) that trains faster:
