@@ -73,13 +73,12 @@ export interface MemoryBenchResult {
   /** Bytes held by tensors, MiB. */
   tensorMiB: Drift;
   rssMiB: Drift;
-  /**
-   * RSS growth, MiB: last minus first {@link retained} sample after full collections, or (no collector access)
-   * {@link retainedGrowth} of the per-step samples.
-   */
+  /** RSS growth, MiB: last minus first {@link retained} sample. */
   rssGrowthMiB: number;
-  /** Samples after full collections (empty where the collector cannot be called). */
+  /** Samples at the collection points, after a full collection when {@link collected}. */
   retained: RetainedSample[];
+  /** Whether V8's full collection could be called (else the retained samples are plain ones). */
+  collected: boolean;
   rssToleranceMiB: number;
   /** No tensor growth (the count never rose above the first sample) and RSS growth below the tolerance. */
   flat: boolean;
@@ -95,18 +94,6 @@ const MiB = 2 ** 20;
 function drift(values: number[]): Drift {
   const first = values[0];
   return { first, last: values[values.length - 1], maxDrift: Math.max(...values.map((v) => v - first)) };
-}
-
-/**
- * How much a sawtooth series (RSS under a garbage collector) grew: the lowest value of its last quarter minus the
- * lowest of its first quarter (each at least one sample) — what the process holds right after collections, late
- * against early. A single sample moves with the collector's timing: over 500 reference-net steps, last - first
- * was +8.5 MiB in one run and -10.8 MiB in the next, each with swings of ~20 MiB in between.
- */
-export function retainedGrowth(values: readonly number[]): number {
-  if (values.length === 0) return 0;
-  const q = Math.max(1, Math.floor(values.length / 4));
-  return Math.min(...values.slice(values.length - q)) - Math.min(...values.slice(0, q));
 }
 
 /** V8's full garbage collection: `globalThis.gc` when exposed, else the flag is turned on and `gc` fetched from a fresh context. */
@@ -143,8 +130,8 @@ export async function benchMemory(options: MemoryBenchOptions = {}): Promise<Mem
       if (step + 1 < settle) continue;
       const m = tf.memory();
       all.push({ step: step + 1, tensors: m.numTensors, tensorMiB: m.numBytes / MiB, rssMiB: process.memoryUsage.rss() / MiB });
-      if (gc !== undefined && ((step + 1 - settle) % collectEvery === 0 || step + 1 === steps)) {
-        gc();
+      if ((step + 1 - settle) % collectEvery === 0 || step + 1 === steps) {
+        gc?.();
         const u = process.memoryUsage();
         retained.push({ step: step + 1, rssMiB: u.rss / MiB, heapMiB: u.heapUsed / MiB });
       }
@@ -157,12 +144,12 @@ export async function benchMemory(options: MemoryBenchOptions = {}): Promise<Mem
   }
   const tensors = drift(all.map((s) => s.tensors));
   const rssMiB = drift(all.map((s) => s.rssMiB));
-  const rssGrowthMiB = retained.length >= 2 ? retained[retained.length - 1].rssMiB - retained[0].rssMiB : retainedGrowth(all.map((s) => s.rssMiB));
+  const rssGrowthMiB = retained[retained.length - 1].rssMiB - retained[0].rssMiB;
   const stride = Math.max(1, Math.ceil(all.length / Math.max(2, keepSamples)));
   const samples = all.filter((_s, i) => i % stride === 0 || i === all.length - 1);
   return {
     norm, backend: tf.getBackend(), batch: batchSize, steps, settle, tensors, tensorMiB: drift(all.map((s) => s.tensorMiB)), rssMiB,
-    rssGrowthMiB, retained, rssToleranceMiB, flat: tensors.maxDrift === 0 && rssGrowthMiB < rssToleranceMiB,
+    rssGrowthMiB, retained, collected: gc !== undefined, rssToleranceMiB, flat: tensors.maxDrift === 0 && rssGrowthMiB < rssToleranceMiB,
     firstLoss: losses[0], lastLoss: losses[losses.length - 1], samples,
   };
 }

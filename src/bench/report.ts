@@ -106,9 +106,8 @@ export function memoryTable(m: MemoryBenchResult): string {
   ];
   const growth = m.rssGrowthMiB;
   const r = m.retained;
-  const how = r.length >= 2
-    ? `(after full collections at steps ${r[0].step} and ${r[r.length - 1].step}; JS heap ${r[0].heapMiB.toFixed(1)} -> ${r[r.length - 1].heapMiB.toFixed(1)} MiB)`
-    : '(lowest RSS of the last quarter of the samples minus that of the first quarter)';
+  const how = `(${m.collected ? 'after full collections ' : ''}at steps ${r[0].step} and ${r[r.length - 1].step}; JS heap ` +
+    `${r[0].heapMiB.toFixed(1)} -> ${r[r.length - 1].heapMiB.toFixed(1)} MiB)`;
   const verdict = m.flat
     ? `flat: no tensor growth, RSS growth ${growth.toFixed(1)} MiB < ${m.rssToleranceMiB} MiB ${how}`
     : `NOT flat: tensors +${m.tensors.maxDrift} at most, RSS growth ${growth.toFixed(1)} MiB (tolerance ${m.rssToleranceMiB} MiB) ${how}`;

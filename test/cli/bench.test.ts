@@ -120,6 +120,7 @@ describe('batchfree bench', () => {
     assert.equal(m.tensors.maxDrift, 0, 'a training step leaks no tensor');
     assert.equal(m.tensors.first, Math.min(...m.samples.map((s) => s.tensors)));
     // Full collections reachable in Node: the retained RSS after them, at every step of so short a run.
+    assert.equal(m.collected, true);
     assert.deepEqual(m.retained.map((x) => x.step), m.samples.map((x) => x.step));
     assert.ok(m.retained.every((x) => x.rssMiB > 0 && x.heapMiB > 0));
     assert.equal(m.rssGrowthMiB, m.retained[m.retained.length - 1].rssMiB - m.retained[0].rssMiB);
