@@ -30,12 +30,12 @@ export function trainTable(rows: readonly TrainRow[], batch: number): string {
     return [
       NETWORK_LABELS[r.model] ?? r.model, NORM_LABELS[r.norm] ?? r.norm, engineLabel(r), fixed(r.msPerStep), spread,
       rate(r.imagesPerSecond),
-      times(r.vsStockCpu), times(r.vsPyTorch), r.engine === 'pytorch' ? '' : String(r.steps), notes,
+      times(r.vsStockCpu), times(r.vsPyTorch), r.engine === 'pytorch' && r.steps === 0 ? '' : String(r.steps), notes,
     ];
   });
   const header = ['network', 'norm', 'engine', 'ms/step', 'p25-p75', 'img/s', 'vs cpu-stock', 'vs PyTorch', 'steps', 'notes'];
   return `Training throughput, batch ${batch} (forward + backward + SGD update; median wall time per step; ` +
-    `vs PyTorch = img/s over PyTorch's at the same thread count, measured in this run right before and after batchfree's rounds on that network (the faster of the two)):\n${formatTable(header, body, [0, 1, 2, 9])}`;
+    `vs PyTorch = img/s over PyTorch's at the same thread count, its steps timed in the same interleaved rounds as batchfree's when it ran live):\n${formatTable(header, body, [0, 1, 2, 9])}`;
 }
 
 /**

@@ -1,9 +1,9 @@
 /**
  * The PyTorch peer of `batchfree bench --torch`: runs the project's `torch_peer.py` (the reference network's
  * training step with BN+ReLU, GN(8)+ReLU and FRN+TLU on 1 and 2 threads, and the per-op table at 64×64×32×32) with
- * the system Python, and reads its `results.json`; and measures the peer's training step of one network on its
- * own ({@link measureTorchTrain}), so that the training benchmark can time PyTorch right before and after
- * batchfree on the same network (this machine's speed drifts by tens of percent over minutes).
+ * the system Python, and reads its `results.json`; and keeps a peer process that times single training steps on
+ * request ({@link startTorchTrainSession}), so that the training benchmark can interleave PyTorch's steps with
+ * batchfree's rounds (this machine's speed drifts by tens of percent over minutes).
  * @module
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -172,54 +172,129 @@ export function readTorchResults(file: string): TorchPeer {
   return peer;
 }
 
-/** The peer's training step of one network, by thread count (`'1'`, `'2'`). */
-export type TorchTrainFigures = Record<string, { msPerStep: number; imagesPerSecond: number }>;
-
-/** Options of {@link measureTorchTrain}. */
-export interface TorchTrainOptions {
+/** Options of {@link startTorchTrainSession}. */
+export interface TorchSessionOptions {
   python?: string;
   script?: string;
-  /** Thread counts; default 1 and 2. */
-  threads?: readonly number[];
-  /** Do not wait for a quiet machine (the peer's `--no-wait`). */
-  noWait?: boolean;
+}
+
+/** One training step the peer timed: its own wall time (around the step only) and the step's loss. */
+export interface TorchStep {
+  ms: number;
+  loss: number;
 }
 
 /**
- * The peer script's training step of the reference network with `norm` (`bn`, `gn`, `frn`; see
- * {@link TORCH_TRAIN_KINDS}) on each thread count: its own `bench_train` (5 warm-up and 30 timed steps, median),
- * called from a short Python program that imports the script. Never throws: `undefined` when the peer has no such
- * network or cannot run (`onError` gets the reason).
+ * A running PyTorch peer that times single training steps of the reference network on request, so that the
+ * training benchmark can interleave PyTorch's steps with batchfree's rounds (both then see the same phases of
+ * this machine, whose speed drifts by tens of percent within minutes). Between requests the Python process
+ * blocks on its input and takes no CPU.
  */
-export async function measureTorchTrain(norm: string, options: TorchTrainOptions = {}, onError?: (reason: string) => void): Promise<TorchTrainFigures | undefined> {
-  const kind = TORCH_TRAIN_KINDS[norm];
-  if (kind === undefined) return undefined;
+export interface TorchTrainSession {
+  /** torch's version. */
+  readonly version: string;
+  /**
+   * One training step of the reference network with `norm` (`bn`, `gn`, `frn`: {@link TORCH_TRAIN_KINDS}) on
+   * `threads` threads at batch size `batch`; each (norm, threads, batch) has its own network, optimizer and batch
+   * (the peer script's `make_net`, SGD lr 0.01, `randn` images and random labels after seed 0, as its
+   * `bench_train`). Rejects when the process failed.
+   */
+  step(norm: string, threads: number, batch: number): Promise<TorchStep>;
+  /** Ends the process. */
+  close(): Promise<void>;
+}
+
+/** The Python side of {@link TorchTrainSession}: a loop over JSON requests on stdin, one reply line each. */
+function sessionProgram(script: string): string {
+  return [
+    'import json, sys, time',
+    `sys.path.insert(0, ${JSON.stringify(dirname(script))})`,
+    'import importlib',
+    `peer = importlib.import_module(${JSON.stringify(basename(script, '.py'))})`,
+    'torch, F = peer.torch, peer.F',
+    'nets = {}',
+    'print("BATCHFREE " + json.dumps({"ready": torch.__version__}), flush=True)',
+    'for line in sys.stdin:',
+    '    req = json.loads(line)',
+    '    key = (req["kind"], req["threads"], req["batch"])',
+    '    if torch.get_num_threads() != req["threads"]:',
+    '        torch.set_num_threads(req["threads"])',
+    '    if key not in nets:',
+    '        torch.manual_seed(0)',
+    '        net = peer.make_net(req["kind"]).train()',
+    '        nets[key] = (net, torch.optim.SGD(net.parameters(), lr=0.01), torch.randn(req["batch"], 1, 28, 28), torch.randint(0, 10, (req["batch"],)))',
+    '    net, opt, x, y = nets[key]',
+    '    t0 = time.perf_counter()',
+    '    opt.zero_grad(set_to_none=True)',
+    '    loss = F.cross_entropy(net(x), y)',
+    '    loss.backward()',
+    '    opt.step()',
+    '    value = loss.item()',
+    '    ms = (time.perf_counter() - t0) * 1e3',
+    '    print("BATCHFREE " + json.dumps({"ms": ms, "loss": value}), flush=True)',
+  ].join('\n');
+}
+
+/**
+ * Starts a {@link TorchTrainSession} (`python` with the peer script's module importable). Never throws:
+ * `undefined` when it cannot start (`onError` gets the reason: no script, Python failing or printing no ready line).
+ */
+export async function startTorchTrainSession(options: TorchSessionOptions = {}, onError?: (reason: string) => void): Promise<TorchTrainSession | undefined> {
   const python = options.python ?? DEFAULT_PYTHON;
   const script = options.script ?? defaultTorchScript();
   if (!existsSync(script)) {
     onError?.(`peer script ${script} not found`);
     return undefined;
   }
-  const threads = options.threads ?? [1, 2];
-  const program = [
-    'import json, sys',
-    `sys.path.insert(0, ${JSON.stringify(dirname(script))})`,
-    'import importlib',
-    `peer = importlib.import_module(${JSON.stringify(basename(script, '.py'))})`,
-    ...(options.noWait === true ? ['peer.QUIET["enabled"] = False'] : []),
-    'out = {}',
-    `for t in ${JSON.stringify(threads)}:`,
-    `    r = peer.bench_train(${JSON.stringify(kind)}, t)`,
-    '    out[str(t)] = {"ms": r["ms_per_step"], "ips": r["images_per_s"]}',
-    'print("BATCHFREE " + json.dumps(out))',
-  ].join('\n');
-  const r = await runPython(python, ['-c', program]);
-  const line = r.stdout.split('\n').find((l) => l.startsWith('BATCHFREE '));
-  if (r.status !== 0 || line === undefined) {
-    const last = r.stderr.trim().split('\n').pop() ?? '';
-    onError?.(r.error !== undefined ? errorLine(r.error) : r.status !== 0 ? `${python} exited with ${r.status}: ${last}` : `${python} printed no figures for ${kind}`);
+  const child = spawn(python, ['-c', sessionProgram(script)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const waiting: Array<{ resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }> = [];
+  let stderr = '';
+  let tail = '';
+  let failure: Error | undefined;
+  const fail = (e: Error): void => {
+    failure ??= e;
+    for (const w of waiting.splice(0)) w.reject(failure);
+  };
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
+  });
+  child.stdout.on('data', (chunk: Buffer) => {
+    const lines = (tail + chunk.toString('utf8')).split('\n');
+    tail = lines.pop() ?? '';
+    for (const l of lines) {
+      if (!l.startsWith('BATCHFREE ')) continue;
+      waiting.shift()?.resolve(JSON.parse(l.slice('BATCHFREE '.length)) as Record<string, unknown>);
+    }
+  });
+  const lastError = (): string => stderr.trim().split('\n').pop() ?? '';
+  child.on('error', (e) => fail(new Error(`${python}: ${errorLine(e)}`)));
+  child.on('close', (code) => fail(new Error(`the PyTorch peer (${python}) exited with ${code}${lastError() === '' ? '' : `: ${lastError()}`}`)));
+  child.stdin.on('error', () => undefined); // a closed pipe: the 'close' handler reports why
+  const reply = (): Promise<Record<string, unknown>> => failure !== undefined ? Promise.reject(failure)
+    : new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+  let version: string;
+  try {
+    version = String((await reply()).ready);
+  } catch (e) {
+    onError?.(errorLine(e));
+    child.kill();
     return undefined;
   }
-  const raw = JSON.parse(line.slice('BATCHFREE '.length)) as Record<string, { ms: number; ips: number }>;
-  return Object.fromEntries(Object.entries(raw).map(([t, v]) => [t, { msPerStep: v.ms, imagesPerSecond: v.ips }]));
+  return {
+    version,
+    step: async (norm, threads, batch) => {
+      const kind = TORCH_TRAIN_KINDS[norm];
+      if (kind === undefined) throw new Error(`the PyTorch peer has no reference network with '${norm}' (it has ${Object.keys(TORCH_TRAIN_KINDS).join(', ')})`);
+      const pending = reply();
+      if (failure === undefined) child.stdin.write(`${JSON.stringify({ kind, threads, batch })}\n`);
+      const r = await pending;
+      return { ms: Number(r.ms), loss: Number(r.loss) };
+    },
+    close: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const closed = new Promise<void>((done) => child.once('close', () => done()));
+      child.stdin.end();
+      await closed;
+    },
+  };
 }

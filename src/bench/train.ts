@@ -26,7 +26,7 @@ import { type Trainable, trainableParams, trainStep } from '../train/loop.js';
 import { createParallelTrainer, threadTimes } from '../train/parallel/index.js';
 import { type BenchModel, benchNet, syntheticBatch } from './nets.js';
 import { errorLine, median, quantile } from './stats.js';
-import type { TorchPeer, TorchTrainFigures } from './torch.js';
+import { TORCH_TRAIN_KINDS, type TorchPeer, type TorchTrainSession } from './torch.js';
 
 /** Engines `batchfree bench` measures by default: stock cpu, batchfree on one thread, batchfree on two workers. */
 export const DEFAULT_ENGINES = ['cpu-stock', 'wasm', 'w2'] as const;
@@ -100,10 +100,11 @@ export interface TrainBenchOptions {
   /** Learning rate of the SGD steps; default 0.01. */
   lr?: number;
   /**
-   * The PyTorch peer's training step of the reference network with a norm (see `measureTorchTrain`), measured
-   * right before and right after batchfree's rounds on that network; `undefined` for norms the peer lacks.
+   * The PyTorch peer (a running {@link TorchTrainSession}): on the reference network with a norm it has
+   * ({@link TORCH_TRAIN_KINDS}), its steps on 1 and 2 threads are timed in the same interleaved rounds as
+   * batchfree's engines, after {@link PEER_WARMUP_STEPS} warm-up steps each.
    */
-  peer?: (norm: NormName) => Promise<TorchTrainFigures | undefined>;
+  peer?: Pick<TorchTrainSession, 'version' | 'step'>;
   /** Progress lines. */
   log?: (line: string) => void;
 }
@@ -163,8 +164,6 @@ export interface TrainBenchResult {
   rows: TrainRow[];
   /** 1-minute load average after each network's measurements. */
   loadAverages: number[];
-  /** The PyTorch peer measured right before and after batchfree's rounds on each reference-net norm it has. */
-  peerAdjacent: Record<string, { before?: TorchTrainFigures; after?: TorchTrainFigures }>;
 }
 
 /** One timed step. */
@@ -180,15 +179,19 @@ interface StepSample {
 
 /** A network being trained by one engine. */
 interface Runner {
-  spec: EngineSpec;
-  /** One step (sets everything but `wallMs`). */
-  run(step: number): Promise<Omit<StepSample, 'wallMs'>>;
+  /** The row's engine name and thread count. */
+  engine: string;
+  threads: number;
+  /** One step (sets everything but `wallMs`, unless the engine timed the step itself). */
+  run(step: number): Promise<Omit<StepSample, 'wallMs'> & { wallMs?: number }>;
   dispose(): Promise<void>;
   samples: StepSample[];
   losses: number[];
   /** Steps run so far (timed or not), and of them the warm-up ones. */
   steps: number;
   warmupSteps: number;
+  /** Warm-up of this runner when not the interleaved engines' (at least this many steps, no minimum time). */
+  warmupOverride?: number;
   error?: string;
   note?: string;
 }
@@ -203,7 +206,7 @@ export async function benchTraining(options: TrainBenchOptions = {}): Promise<Tr
   const specs = engines.map(parseEngine);
   const rounds = Math.max(1, Math.min(roundsWanted, steps));
   const perRound = Math.ceil(steps / rounds);
-  const result: TrainBenchResult = { batch, steps: rounds * perRound, rounds, warmup, warmupMs, stockSteps, rows: [], loadAverages: [], peerAdjacent: {} };
+  const result: TrainBenchResult = { batch, steps: rounds * perRound, rounds, warmup, warmupMs, stockSteps, rows: [], loadAverages: [] };
   let first = true;
   for (const model of models) {
     for (const norm of model === 'reference' ? norms : resnetNorms) {
@@ -220,18 +223,11 @@ export async function benchTraining(options: TrainBenchOptions = {}): Promise<Tr
       first = false;
       const interleaved = specs.filter((s) => !isSequential(s));
       if (interleaved.length > 0) {
-        const timePeer = async (when: 'before' | 'after'): Promise<void> => {
-          if (peer === undefined || model !== 'reference') return;
-          const figures = await peer(norm);
-          if (figures === undefined) return;
-          (result.peerAdjacent[norm] ??= {})[when] = figures;
-          log(`  PyTorch ${when}: ${Object.entries(figures).map(([t, f]) => `${t} thr ${f.imagesPerSecond.toFixed(0)} img/s`).join(', ')}`);
-        };
-        log(`train: ${model} ${norm} on ${interleaved.map((s) => s.name).join(', ')} (${rounds} rounds of ${perRound} steps after >= ${warmup} warm-up steps and >= ${(warmupMs / 1000).toFixed(0)} s)...`);
-        await timePeer('before');
-        const rows = await measureInterleaved(interleaved, model, norm, { batch, rounds, perRound, warmup, warmupMs, lr });
+        const withPeer = peer !== undefined && model === 'reference' && norm in TORCH_TRAIN_KINDS ? peer : undefined;
+        const names = [...interleaved.map((s) => s.name), ...(withPeer === undefined ? [] : PEER_THREADS.map((t) => `PyTorch ${t} thr`))];
+        log(`train: ${model} ${norm} on ${names.join(', ')} (${rounds} rounds of ${perRound} steps after >= ${warmup} warm-up steps and >= ${(warmupMs / 1000).toFixed(0)} s${withPeer === undefined ? '' : `; PyTorch ${PEER_WARMUP_STEPS}`})...`);
+        const rows = await measureInterleaved(interleaved, model, norm, { batch, rounds, perRound, warmup, warmupMs, lr, peer: withPeer });
         for (const r of rows) log(`  ${describe(r)}`);
-        await timePeer('after');
         result.rows.push(...rows);
       }
       result.loadAverages.push(loadavg()[0]);
@@ -247,13 +243,31 @@ function describe(r: TrainRow): string {
   return `${r.engine}: ${r.msPerStep?.toFixed(1)} ms/step, ${r.imagesPerSecond?.toFixed(0)} img/s (${r.steps} steps)`;
 }
 
+/** Thread counts the PyTorch peer is timed on. */
+export const PEER_THREADS = [1, 2] as const;
+/** Untimed steps of the PyTorch peer before its timed ones (its own script takes 5). */
+export const PEER_WARMUP_STEPS = 5;
+
+/** The PyTorch peer's reference network with `norm` on `threads` threads: each step timed by the peer itself. */
+function peerRunner(peer: Pick<TorchTrainSession, 'version' | 'step'>, norm: NormName, threads: number, batch: number): Runner {
+  return {
+    engine: 'pytorch', threads, samples: [], losses: [], steps: 0, warmupSteps: 0, warmupOverride: PEER_WARMUP_STEPS,
+    note: `PyTorch ${peer.version}, its steps interleaved with batchfree's rounds`,
+    run: async () => {
+      const r = await peer.step(norm, threads, batch);
+      return { loss: r.loss, wallMs: r.ms };
+    },
+    dispose: async () => undefined,
+  };
+}
+
 /** An in-process runner on the current backend. */
 function inProcessRunner(spec: EngineSpec, model: BenchModel, norm: NormName, batchSize: number, lr: number): Runner {
   const net = benchNet(model, norm);
   const t: Trainable = { model: net, optimizer: new SGD({ momentum: 0 }), params: trainableParams(net) };
   const batch = syntheticBatch(batchSize);
   return {
-    spec, samples: [], losses: [], steps: 0, warmupSteps: 0,
+    engine: spec.name, threads: 1, samples: [], losses: [], steps: 0, warmupSteps: 0,
     run: async (step) => {
       const t0 = threadTimes();
       const c0 = process.cpuUsage();
@@ -280,7 +294,7 @@ async function workersRunner(spec: EngineSpec, model: BenchModel, norm: NormName
     const trainer = await createParallelTrainer({ workers: spec.workers, model: net, backend: spec.backend, optimizer: { sgd: { momentum: 0 } }, seed: 1, checkEvery: 0 });
     const bn = norm === 'bn' || norm === 'brn';
     return {
-      spec, samples: [], losses: [], steps: 0, warmupSteps: 0,
+      engine: spec.name, threads: spec.workers, samples: [], losses: [], steps: 0, warmupSteps: 0,
       note: bn && spec.workers > 1 ? `BN statistics over each worker's shard (~${Math.floor(batchSize / spec.workers)} images)` : undefined,
       run: async (step) => {
         const r = await trainer.step(batch, { lr, step });
@@ -312,15 +326,15 @@ async function workersRunner(spec: EngineSpec, model: BenchModel, norm: NormName
 async function timedStep(runner: Runner, record: boolean): Promise<void> {
   const w0 = performance.now();
   const s = await runner.run(runner.steps++);
-  const wallMs = performance.now() - w0;
+  const wallMs = s.wallMs ?? performance.now() - w0;
   runner.losses.push(s.loss);
   if (record) runner.samples.push({ ...s, wallMs });
 }
 
 /** The row of a runner's samples. */
 function summarize(runner: Runner, model: BenchModel, norm: string, batch: number): TrainRow {
-  const { spec, samples } = runner;
-  const row: TrainRow = { model, norm, engine: spec.name, threads: Math.max(1, spec.workers), steps: samples.length, warmup: runner.warmupSteps };
+  const { samples } = runner;
+  const row: TrainRow = { model, norm, engine: runner.engine, threads: runner.threads, steps: samples.length, warmup: runner.warmupSteps };
   if (runner.note !== undefined) row.note = runner.note;
   if (runner.error !== undefined) row.error = runner.error;
   if (samples.length === 0) return row;
@@ -376,11 +390,11 @@ async function measureSequential(spec: EngineSpec, model: BenchModel, norm: Norm
 }
 
 /**
- * The interleaved engines: warm-up steps of each (at least `warmup` steps and `warmupMs`), then `rounds` rounds of
- * `perRound` steps of each in turn.
+ * The interleaved engines (and the PyTorch peer when given): warm-up steps of each (at least `warmup` steps and
+ * `warmupMs`; the peer {@link PEER_WARMUP_STEPS}), then `rounds` rounds of `perRound` steps of each in turn.
  */
 async function measureInterleaved(specs: EngineSpec[], model: BenchModel, norm: NormName,
-  o: { batch: number; rounds: number; perRound: number; warmup: number; warmupMs: number; lr: number }): Promise<TrainRow[]> {
+  o: { batch: number; rounds: number; perRound: number; warmup: number; warmupMs: number; lr: number; peer?: Pick<TorchTrainSession, 'version' | 'step'> }): Promise<TrainRow[]> {
   await init({ backend: 'wasm' });
   const runners: Runner[] = [];
   const failed: TrainRow[] = [];
@@ -391,6 +405,8 @@ async function measureInterleaved(specs: EngineSpec[], model: BenchModel, norm: 
       failed.push({ model, norm, engine: spec.name, threads: Math.max(1, spec.workers), steps: 0, warmup: 0, error: errorLine(e) });
     }
   }
+  const peers = o.peer === undefined ? [] : PEER_THREADS.map((t) => peerRunner(o.peer as Pick<TorchTrainSession, 'version' | 'step'>, norm, t, o.batch));
+  runners.push(...peers);
   const live = (): Runner[] => runners.filter((r) => r.error === undefined);
   const guarded = async (r: Runner, record: boolean): Promise<void> => {
     try {
@@ -402,7 +418,8 @@ async function measureInterleaved(specs: EngineSpec[], model: BenchModel, norm: 
   try {
     for (const r of live()) {
       const start = performance.now();
-      while (r.error === undefined && (r.warmupSteps < o.warmup || performance.now() - start < o.warmupMs)) {
+      const [steps, ms] = r.warmupOverride === undefined ? [o.warmup, o.warmupMs] : [r.warmupOverride, 0];
+      while (r.error === undefined && (r.warmupSteps < steps || performance.now() - start < ms)) {
         await guarded(r, false);
         r.warmupSteps++;
       }
@@ -414,42 +431,33 @@ async function measureInterleaved(specs: EngineSpec[], model: BenchModel, norm: 
     for (const r of runners) await r.dispose();
   }
   const rows = runners.map((r) => summarize(r, model, norm, o.batch));
-  return specs.map((s) => (rows.find((r) => r.engine === s.name) ?? failed.find((r) => r.engine === s.name)) as TrainRow);
+  return [
+    ...specs.map((s) => (rows.find((r) => r.engine === s.name) ?? failed.find((r) => r.engine === s.name)) as TrainRow),
+    ...rows.filter((r) => r.engine === 'pytorch'),
+  ];
 }
 
 /**
- * Adds the PyTorch peer's rows (reference network, the norms it has: `bn`, `gn`, `frn`; one row per thread count,
- * or one row saying why there are none) after each network's rows, and the ratios: `vsStockCpu` (to the same
- * network's `cpu-stock` row) and `vsPyTorch` (to PyTorch at the same thread count).
+ * Puts the PyTorch peer's rows after each network's rows: the ones timed in the interleaved rounds, else the
+ * peer script's own figures (reference network, the norms it has: `bn`, `gn`, `frn`; one row per thread count),
+ * else one row saying why there are none; and adds the ratios: `vsStockCpu` (to the same network's `cpu-stock`
+ * row) and `vsPyTorch` (to PyTorch at the same thread count).
  */
-export function withPeerRows(rows: readonly TrainRow[], torch: TorchPeer | undefined, torchNote: string,
-  adjacent: TrainBenchResult['peerAdjacent'] = {}): TrainRow[] {
+export function withPeerRows(rows: readonly TrainRow[], torch: TorchPeer | undefined, torchNote: string): TrainRow[] {
   const out: TrainRow[] = [];
   const groups = [...new Set(rows.map((r) => `${r.model}\u0000${r.norm}`))];
   for (const g of groups) {
     const [model, norm] = g.split('\u0000') as [BenchModel, string];
-    const mine = rows.filter((r) => r.model === model && r.norm === norm).map((r) => ({ ...r }));
-    const peer: TrainRow[] = [];
+    const group = rows.filter((r) => r.model === model && r.norm === norm).map((r) => ({ ...r }));
+    const mine = group.filter((r) => r.engine !== 'pytorch');
+    const peer = group.filter((r) => r.engine === 'pytorch');
     const version = `PyTorch ${torch?.version ?? ''}`.trim();
-    const around = model === 'reference' ? adjacent[norm] : undefined;
     const figures = model === 'reference' ? torch?.train[norm] : undefined;
-    if (around !== undefined && (around.before !== undefined || around.after !== undefined)) {
-      // Timed right before and after batchfree's rounds: compared with the faster of the two.
-      const threadCounts = [...new Set([...Object.keys(around.before ?? {}), ...Object.keys(around.after ?? {})])];
-      for (const threads of threadCounts) {
-        const b = around.before?.[threads], a = around.after?.[threads];
-        const best = [b, a].filter((f) => f !== undefined).sort((x, y) => y.imagesPerSecond - x.imagesPerSecond)[0];
-        const show = (f: typeof b) => (f === undefined ? '-' : f.imagesPerSecond.toFixed(0));
-        peer.push({
-          model, norm, engine: 'pytorch', threads: Number(threads), steps: 0, warmup: 0, msPerStep: best.msPerStep, imagesPerSecond: best.imagesPerSecond,
-          note: `${version}: ${show(b)} img/s before, ${show(a)} after batchfree's rounds (the faster shown)`,
-        });
-      }
-    } else if (figures !== undefined && Object.keys(figures).length > 0) {
+    if (peer.length === 0 && figures !== undefined && Object.keys(figures).length > 0) {
       for (const [threads, f] of Object.entries(figures)) {
         peer.push({ model, norm, engine: 'pytorch', threads: Number(threads), steps: 0, warmup: 0, msPerStep: f.msPerStep, imagesPerSecond: f.imagesPerSecond, note: version });
       }
-    } else {
+    } else if (peer.length === 0) {
       const why = torch?.status === 'measured' ? (model === 'reference' ? 'the peer has no such network' : 'the peer has the reference network only') : torchNote;
       peer.push({ model, norm, engine: 'pytorch', threads: 0, steps: 0, warmup: 0, skipped: why });
     }

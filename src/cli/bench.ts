@@ -20,7 +20,7 @@ import { BENCH_OPS, benchOps, OP_SHAPE, type OpsBenchResult } from '../bench/ops
 import { PEERS_TRAIN_MS } from '../bench/peers.js';
 import { memoryTable, opPeerFigures, opsTable, threadTable, trainTable } from '../bench/report.js';
 import { machineInfo } from '../bench/stats.js';
-import { DEFAULT_PYTHON, defaultTorchScript, measureTorchTrain, readTorchResults, runTorchPeer, type TorchPeer } from '../bench/torch.js';
+import { DEFAULT_PYTHON, defaultTorchScript, readTorchResults, runTorchPeer, startTorchTrainSession, type TorchPeer } from '../bench/torch.js';
 import { benchTraining, DEFAULT_ENGINES, DEFAULT_WARMUP_MS, DEFAULT_WARMUP_STEPS, ENGINE_PATTERN, profileTrainStep, type TrainBenchResult, type TrainRow, withPeerRows } from '../bench/train.js';
 import { wholeNumber, wholeNumberList } from './parse.js';
 import type { CliIO } from './program.js';
@@ -192,15 +192,21 @@ async function runBench(s: BenchSettings, io: CliIO): Promise<BenchReport> {
     : torch.status === 'unavailable' ? `PyTorch not available: ${torch.reason}` : `PyTorch failed: ${torch.reason}`;
 
   if (sections.includes('train')) {
-    const result = await benchTraining({
-      models: s.models, norms: s.norms, resnetNorms: s.resnetNorms, engines: s.engines, batch: s.batch, steps: s.steps, rounds: s.rounds,
-      warmup: s.warmup, warmupMs: s.warmupS * 1000, stockSteps: s.stockSteps, stockBudgetMs: s.stockBudgetS * 1000, stockFirstOnly: s.quick, log,
-      // A live peer is also timed right before and after batchfree on each network (the machine's speed drifts).
-      peer: torch?.status === 'measured' && s.torchResults === undefined
-        ? (norm) => measureTorchTrain(norm, { python: s.python, script: s.torchScript, noWait: s.quick }, (why) => log(`  PyTorch: ${why}`))
-        : undefined,
-    });
-    const rows: TrainRow[] = withPeerRows(result.rows, torch, torchNote, result.peerAdjacent);
+    // A live peer's steps are timed in the same interleaved rounds as batchfree's (the machine's speed drifts).
+    const session = torch?.status === 'measured' && s.torchResults === undefined
+      ? await startTorchTrainSession({ python: s.python, script: s.torchScript }, (why) => log(`  PyTorch (interleaved): ${why}`))
+      : undefined;
+    let result: TrainBenchResult;
+    try {
+      result = await benchTraining({
+        models: s.models, norms: s.norms, resnetNorms: s.resnetNorms, engines: s.engines, batch: s.batch, steps: s.steps, rounds: s.rounds,
+        warmup: s.warmup, warmupMs: s.warmupS * 1000, stockSteps: s.stockSteps, stockBudgetMs: s.stockBudgetS * 1000, stockFirstOnly: s.quick, log,
+        peer: session,
+      });
+    } finally {
+      await session?.close();
+    }
+    const rows: TrainRow[] = withPeerRows(result.rows, torch, torchNote);
     report.train = { ...result, rows };
     io.out(`\n${trainTable(rows, s.batch)}`);
     const threads = threadTable(rows);

@@ -16,7 +16,7 @@ import { type CliIO, createProgram } from '../../src/cli/program.js';
 import { tf } from '../../src/engine.js';
 import { opPeerFigures } from '../../src/bench/report.js';
 import { median, quantile } from '../../src/bench/stats.js';
-import { readTorchResults } from '../../src/bench/torch.js';
+import { readTorchResults, startTorchTrainSession } from '../../src/bench/torch.js';
 import type { OpsBenchResult } from '../../src/bench/ops.js';
 
 const root = mkdtempSync(join(tmpdir(), 'batchfree-bench-'));
@@ -48,21 +48,29 @@ const PEER_RESULTS = {
 };
 
 /**
- * A stand-in for the system Python: `-c 'import torch'` succeeds; a `-c` program timing the FRN network's training
- * step (batchfree's adjacent measurement) prints made-up figures, 120/240 img/s the first time and 90/300 after;
- * run on a script, it writes PEER_RESULTS to the `--out-dir` it is given and records its arguments.
+ * A stand-in for the system Python: `-c 'import torch'` succeeds; the `-c` step server (batchfree's interleaved
+ * measurement) says it is ready, records each request and answers with a made-up step time: 40 ms on 1 thread;
+ * for the FRN network on 2 threads 1000 ms for its first 5 requests (the warm-up), 10 ms for the next 3 and 30 ms
+ * after (so that warm-up and median are tested); run on a script, it writes PEER_RESULTS to the `--out-dir` it is
+ * given and records its arguments.
  */
 function fakePython(): string {
   const path = join(root, 'python');
-  const counter = join(root, 'adjacent-calls.txt');
+  const requests = join(root, 'peer-requests.txt');
   writeFileSync(join(root, 'peer.json'), JSON.stringify(PEER_RESULTS));
   writeFileSync(path, [
     '#!/bin/sh',
     'if [ "$1" = "-c" ]; then',
-    '  case "$2" in *frn_tlu*)',
-    `    n=$(cat ${JSON.stringify(counter)} 2>/dev/null || echo 0); n=$((n + 1)); echo $n > ${JSON.stringify(counter)}`,
-    '    if [ $n -eq 1 ]; then echo \'BATCHFREE {"1": {"ms": 50, "ips": 120}, "2": {"ms": 25, "ips": 240}}\';',
-    '    else echo \'BATCHFREE {"1": {"ms": 60, "ips": 90}, "2": {"ms": 20, "ips": 300}}\'; fi;;',
+    '  case "$2" in *sys.stdin*)',
+    '    echo \'BATCHFREE {"ready": "9.9-test"}\'; n=0',
+    '    while read -r line; do',
+    `      echo "$line" >> ${JSON.stringify(requests)}`,
+    '      case "$line" in',
+    '        *\'"threads":1\'*) echo \'BATCHFREE {"ms": 40, "loss": 2.5}\';;',
+    '        *frn_tlu*) n=$((n + 1)); ms=30; [ $n -le 8 ] && ms=10; [ $n -le 5 ] && ms=1000; echo "BATCHFREE {\\"ms\\": $ms, \\"loss\\": 2.5}";;',
+    '        *) echo \'BATCHFREE {"ms": 10, "loss": 2.5}\';;',
+    '      esac',
+    '    done;;',
     '  esac',
     '  exit 0',
     'fi',
@@ -164,8 +172,8 @@ describe('batchfree bench', () => {
     const python = fakePython();
     const script = join(root, 'peer_script.py');
     writeFileSync(script, '# stand-in\n');
-    const r = await bench('torch', '--only', 'train', '--models', 'reference', '--norms', 'frn,gn', '--engines', 'wasm', '--batch', '4',
-      '--steps', '2', '--warmup', '0', '--warmup-s', '0', '--torch', '--python', python, '--torch-script', script);
+    const r = await bench('torch', '--only', 'train', '--models', 'reference', '--norms', 'frn,ln+pn', '--engines', 'wasm', '--batch', '4',
+      '--steps', '4', '--rounds', '2', '--warmup', '0', '--warmup-s', '0', '--torch', '--python', python, '--torch-script', script);
     assert.equal(r.error, undefined, String(r.error));
     const args = readFileSync(join(root, 'peer-args.txt'), 'utf8').trim().split(' ');
     assert.equal(args[0], script);
@@ -173,18 +181,22 @@ describe('batchfree bench', () => {
     const rep = r.report as BenchReport;
     assert.equal(rep.torch.status, 'measured');
     const rows = (rep.train as NonNullable<BenchReport['train']>).rows;
-    // FRN: timed again right before and after batchfree's rounds; the faster of the two is compared.
+    // FRN: PyTorch's steps timed in the same rounds (its own step times, the median of the timed ones).
     const frn = rows.filter((x) => x.norm === 'frn');
-    assert.deepEqual(frn.map((x) => `${x.engine}/${x.threads}`), ['wasm/1', 'pytorch/1', 'pytorch/2']);
-    assert.deepEqual([frn[1].imagesPerSecond, frn[2].imagesPerSecond, frn[2].msPerStep], [120, 300, 20]);
-    assert.match(frn[1].note as string, /120 img\/s before, 90 after/);
-    const adjacent = (rep.train as NonNullable<BenchReport['train']>).peerAdjacent.frn;
-    assert.deepEqual([adjacent.before?.['1'].imagesPerSecond, adjacent.after?.['2'].msPerStep], [120, 20]);
+    assert.deepEqual(frn.map((x) => `${x.engine}/${x.threads}/${x.steps}/${x.warmup}`), ['wasm/1/4/0', 'pytorch/1/4/5', 'pytorch/2/4/5']);
+    assert.deepEqual([frn[1].msPerStep, frn[1].imagesPerSecond, frn[2].msPerStep, frn[2].imagesPerSecond], [40, 100, 10, 400]);
+    assert.match(frn[1].note as string, /PyTorch 9\.9-test.*interleaved/);
     const ours = frn[0].imagesPerSecond as number;
-    assert.ok(Math.abs((frn[0].vsPyTorch as number) - ours / 120) < 1e-12 * ours, 'ratio to PyTorch at 1 thread');
-    const gn = rows.filter((x) => x.norm === 'gn');
-    assert.equal(gn[0].vsPyTorch, undefined, 'the peer gave no GN figures');
-    assert.match(gn[1].skipped as string, /no such network/);
+    assert.ok(Math.abs((frn[0].vsPyTorch as number) - ours / 100) < 1e-12 * ours, 'ratio to PyTorch at 1 thread');
+    // The requests: FRN only (LN+PN is not a peer network), 1 and 2 threads in turn per round, the bench's batch.
+    const requests = readFileSync(join(root, 'peer-requests.txt'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; threads: number; batch: number });
+    assert.deepEqual(requests.map((q) => `${q.kind}/${q.threads}/${q.batch}`), [
+      ...Array<string>(5).fill('frn_tlu/1/4'), ...Array<string>(5).fill('frn_tlu/2/4'),
+      'frn_tlu/1/4', 'frn_tlu/1/4', 'frn_tlu/2/4', 'frn_tlu/2/4', 'frn_tlu/1/4', 'frn_tlu/1/4', 'frn_tlu/2/4', 'frn_tlu/2/4',
+    ]);
+    const lnpn = rows.filter((x) => x.norm === 'ln+pn');
+    assert.equal(lnpn[0].vsPyTorch, undefined, 'the peer has no LN+PN network');
+    assert.match(lnpn[1].skipped as string, /no such network/);
     assert.match(r.out, /PyTorch 2 thr/);
   });
 
@@ -206,6 +218,26 @@ describe('batchfree bench', () => {
     assert.match(opPeerFigures(ops, undefined).source, /PEERS\.md/);
     assert.equal(opPeerFigures(ops, undefined).figures.bn.fwdBwd, 12.34);
     assert.deepEqual(opPeerFigures({ shape: [64, 32, 32, 32] } as OpsBenchResult, peer).figures, {});
+  });
+
+  test('PyTorch step session: a peer that dies fails the pending and later steps with the reason; no script, no session', async () => {
+    const python = join(root, 'dying-python');
+    writeFileSync(python, ['#!/bin/sh', 'echo \'BATCHFREE {"ready": "9.9-test"}\'', 'read -r line', 'echo "RuntimeError: out of luck" >&2', 'exit 3'].join('\n'));
+    chmodSync(python, 0o755);
+    const script = join(root, 'peer_script.py');
+    writeFileSync(script, '# stand-in\n');
+    const session = await startTorchTrainSession({ python, script });
+    assert.ok(session !== undefined);
+    assert.equal(session.version, '9.9-test');
+    await assert.rejects(session.step('bn', 1, 64), /exited with 3: RuntimeError: out of luck/);
+    await assert.rejects(session.step('frn', 2, 64), /exited with 3/);
+    await assert.rejects(session.step('ln+pn', 1, 64), /no reference network with 'ln\+pn'/);
+    await session.close();
+    const reasons: string[] = [];
+    assert.equal(await startTorchTrainSession({ python, script: join(root, 'none.py') }, (why) => reasons.push(why)), undefined);
+    assert.match(reasons[0], /none\.py not found/);
+    assert.equal(await startTorchTrainSession({ python: join(root, 'no-such-python'), script }, (why) => reasons.push(why)), undefined);
+    assert.match(reasons[1], /no-such-python/);
   });
 
   test('median and quantiles interpolate between order statistics', () => {
