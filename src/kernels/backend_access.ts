@@ -104,3 +104,16 @@ export function readValues(t: tf.Tensor): Float32Array | Int32Array | Uint8Array
 export function float32TensorOf(values: Float32Array, shape: number[]): tf.Tensor {
   return tf.tensor(tf.getBackend() === 'wasm' ? values : values.slice(), shape, 'float32');
 }
+
+/**
+ * A writable view of a float32 tensor's values in the `wasm` heap when it is the only tensor on its buffer (the
+ * backend's reference count is 1: no clone or other tensor shares it), else `undefined` (other backends too: on
+ * `cpu` a tensor's array may be the caller's own). For updates in place outside the engine (the optimizer's);
+ * valid until the next allocation on the heap.
+ */
+export function exclusiveHeapValues(t: tf.Tensor): Float32Array | undefined {
+  if (t.dtype !== 'float32' || t.isDisposed || tf.getBackend() !== 'wasm') return undefined;
+  const backend = tf.backend() as WasmBackendLike & { refCount?(dataId: tf.DataId): number };
+  if (typeof backend.refCount !== 'function' || typeof backend.typedArrayFromHeap !== 'function') return undefined;
+  return backend.refCount(t.dataId) === 1 ? (backend.typedArrayFromHeap(t) as Float32Array) : undefined;
+}

@@ -4,9 +4,10 @@
  * @module
  */
 import { tf } from '../engine.js';
+import { exclusiveHeapValues, readValues } from '../kernels/backend_access.js';
 import { argumentError, assertOneOf } from '../ops/validate.js';
 import {
-  assertBoolean, assertKnownOptions, assertNonNegative, assertUnitInterval, NamedParams, pairGradients, paramEntries,
+  assertBoolean, assertKnownOptions, assertNonNegative, assertUnitInterval, NamedParams, type NamedVariable, pairGradients, paramEntries,
   ParamPredicate,
 } from './params.js';
 import { DecayFilter, resolveDecayFilter } from './weight_decay.js';
@@ -28,6 +29,12 @@ export interface NamedOptimizer {
    * alone) with learning rate `lr`. Does not dispose `grads`; leaves no tensor behind except its own state.
    */
   applyGradients(grads: tf.NamedTensorMap, params: NamedParams, lr: number): void;
+  /**
+   * Optional: the same update with the gradients given as float32 values, `grads[i]` for `params[i]` (for
+   * example views of shared memory: read during the call only), without making tensors of them where the
+   * optimizer can. {@link SGD} has it; the AGC wrapper does not (it needs the gradient tensors' norms).
+   */
+  applyGradientValues?(grads: readonly Float32Array[], params: readonly NamedVariable[], lr: number): void;
   /** Copies of the state tensors (the caller owns and disposes them). */
   getState(): OptimizerStateEntry[];
   /** Replaces the whole state by copies of `state` (as returned by {@link getState}). */
@@ -111,16 +118,11 @@ export class SGD implements NamedOptimizer {
     const op = 'SGD.applyGradients';
     assertNonNegative(op, 'lr', lr);
     const pairs = pairGradients(op, grads, paramEntries(op, params));
-    for (const { name, variable } of pairs) {
-      const buf = this.buffers.get(name);
-      if (buf !== undefined && !sameShape(buf.shape, variable.shape)) {
-        throw argumentError(op, `params['${name}']`, `shape [${variable.shape.join(',')}]`,
-          `the shape of its momentum buffer [${buf.shape.join(',')}] (restored state from another model?)`);
-      }
-    }
+    this.checkBufferShapes(op, pairs);
     const { momentum: mu, nesterov, weightDecay: wd, weightDecayMode } = this.config;
     for (const { name, variable, grad } of pairs) {
       const decayed = wd > 0 && this.decay(name, variable);
+      if (grad.dtype === 'float32' && this.updateInPlace(name, variable, () => readValues(grad) as Float32Array, lr, decayed)) continue;
       const old = this.buffers.get(name);
       const next = tf.tidy(() => {
         let g = grad.dtype === 'float32' ? grad : tf.cast(grad, 'float32');
@@ -141,6 +143,87 @@ export class SGD implements NamedOptimizer {
         this.buffers.set(name, next);
       }
     }
+  }
+
+  /**
+   * {@link applyGradients} with the gradients as float32 values, `grads[i]` (of `params[i]`'s size) read during
+   * the call only: in place where {@link updateInPlace} applies (no tensor made), else through a tensor copy.
+   */
+  applyGradientValues(grads: readonly Float32Array[], params: readonly NamedVariable[], lr: number): void {
+    const op = 'SGD.applyGradientValues';
+    assertNonNegative(op, 'lr', lr);
+    const entries = paramEntries(op, params);
+    if (!Array.isArray(grads) || grads.length !== entries.length) {
+      throw argumentError(op, 'grads', Array.isArray(grads) ? `${grads.length} arrays` : typeof grads, `one Float32Array per parameter (${entries.length})`);
+    }
+    entries.forEach((p, i) => {
+      const g = grads[i];
+      if (!(g instanceof Float32Array) || g.length !== p.variable.size) {
+        throw argumentError(op, `grads[${i}]`, g instanceof Float32Array ? `${g.length} values` : typeof g, `a Float32Array of ${p.variable.size} values (the size of '${p.name}')`);
+      }
+    });
+    this.checkBufferShapes(op, entries);
+    const wd = this.config.weightDecay;
+    entries.forEach(({ name, variable }, i) => {
+      if (this.updateInPlace(name, variable, () => grads[i], lr, wd > 0 && this.decay(name, variable))) return;
+      const grad = tf.tensor(grads[i].slice(), variable.shape, 'float32');
+      try {
+        this.applyGradients({ [name]: grad }, [{ name, variable }], lr);
+      } finally {
+        grad.dispose();
+      }
+    });
+  }
+
+  /** Throws when a parameter's momentum buffer (restored state) has another shape than the parameter. */
+  private checkBufferShapes(op: string, params: readonly NamedVariable[]): void {
+    for (const { name, variable } of params) {
+      const buf = this.buffers.get(name);
+      if (buf !== undefined && !sameShape(buf.shape, variable.shape)) {
+        throw argumentError(op, `params['${name}']`, `shape [${variable.shape.join(',')}]`,
+          `the shape of its momentum buffer [${buf.shape.join(',')}] (restored state from another model?)`);
+      }
+    }
+  }
+
+  /**
+   * The update of one parameter written straight into the `wasm` heap, when the parameter (and its momentum
+   * buffer) are the only tensors on their buffers ({@link exclusiveHeapValues}): the same float32 operations in
+   * the same order as the tensor ops of {@link applyGradients} (bit-identical results), without their ~2-4
+   * kernel calls, temporaries and assignment per parameter. `gradient` gives the float32 gradient values (called
+   * after the last allocation). Returns false (nothing done) where it does not apply.
+   */
+  private updateInPlace(name: string, variable: tf.Variable, gradient: () => Float32Array, lr: number, decayed: boolean): boolean {
+    if (exclusiveHeapValues(variable) === undefined) return false;
+    const { momentum, nesterov, weightDecay, weightDecayMode } = this.config;
+    let buffer = this.buffers.get(name);
+    if (buffer !== undefined && exclusiveHeapValues(buffer) === undefined) return false;
+    const first = momentum > 0 && buffer === undefined;
+    if (first) {
+      buffer = tf.keep(tf.zeros(variable.shape)); // allocate before taking the heap views
+      this.buffers.set(name, buffer);
+    }
+    const w = exclusiveHeapValues(variable) as Float32Array;
+    const v = buffer === undefined ? undefined : exclusiveHeapValues(buffer) as Float32Array;
+    const g = gradient();
+    // The tensor ops' scalars are float32 tensors.
+    const f = Math.fround, rate = f(lr), mu = f(momentum), l2 = decayed && weightDecayMode === 'l2' ? f(weightDecay) : 0;
+    const decoupled = decayed && weightDecayMode === 'decoupled' ? f(lr * weightDecay) : 0;
+    for (let i = 0; i < w.length; i++) {
+      const wi = w[i];
+      let gi = g[i];
+      if (l2 !== 0) gi = f(gi + f(wi * l2));
+      let d = gi;
+      if (v !== undefined) {
+        const vi = first ? gi : f(f(v[i] * mu) + gi);
+        v[i] = vi;
+        d = nesterov ? f(gi + f(vi * mu)) : vi;
+      }
+      let next = f(wi - f(d * rate));
+      if (decoupled !== 0) next = f(next - f(wi * decoupled));
+      w[i] = next;
+    }
+    return true;
   }
 
   /** Copies of the momentum buffers, named `<parameter name>/momentum` (empty when momentum is 0). */

@@ -1,10 +1,11 @@
-import { describe, it, before } from 'node:test';
+import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/engine.js';
 import { SGD, SGDOptions } from '../../src/optim/sgd.js';
 import { decayAll, decayedNames, decayExcept, decayKernelsOnly, decayNoGainsOrBiases } from '../../src/optim/weight_decay.js';
 import { namedVariables, NamedVariable } from '../../src/optim/params.js';
-import { assertClose, assertNoLeak, randn, useCpu, values } from '../helpers.js';
+import { init } from '../../src/init.js';
+import { assertClose, assertNoLeak, randn, tensor, useCpu, values } from '../helpers.js';
 
 /** float64 copy of float32-rounded values (what the optimizer actually starts from). */
 const f32 = (a: Float64Array): Float64Array => Float64Array.from(Float32Array.from(a));
@@ -317,5 +318,103 @@ describe('weight decay filters', () => {
     assert.throws(() => decayExcept(42 as never), /decayExcept: argument 'excluded'/);
     assert.throws(() => decayExcept(['ok', 3] as never), /'excluded'.*number/);
     assert.throws(() => decayedNames('none' as never, []), /'decayFilter'.*'none'/);
+  });
+});
+
+describe('SGD in place on wasm', () => {
+  before(async () => {
+    await init({ backend: 'wasm' });
+  });
+  after(useCpu);
+
+  const settings: SGDOptions[] = [
+    { momentum: 0 },
+    { momentum: 0.9 },
+    { momentum: 0.9, nesterov: true, weightDecay: 3e-3 },
+    { momentum: 0.8, weightDecay: 1e-2, weightDecayMode: 'decoupled', decayFilter: 'kernels-only' },
+  ];
+
+  it('updates the heap in place, bit-identical to the tensor ops (taken when a clone shares the buffer)', () => {
+    for (const options of settings) {
+      const shapes: Array<[string, number[]]> = [['dense/kernel', [7, 5]], ['dense/bias', [5]]];
+      const tensors0 = tf.memory().numTensors;
+      const make = (): NamedVariable[] => shapes.map(([name, shape], k) => {
+        const initial = tensor(randn(shape, 10 + k));
+        const variable = tf.variable(initial, true, `${name}-${Math.random()}`);
+        initial.dispose();
+        return { name, variable };
+      });
+      const fast = make(), slow = make();
+      const ids = [...fast, ...slow].map((p) => p.variable.dataId);
+      // A clone shares the variable's buffer: the optimizer must not write into it (the tensor ops path).
+      const clones = slow.map((p) => tf.clone(p.variable));
+      const before = clones.map((c) => c.dataSync().slice());
+      const optFast = new SGD(options), optSlow = new SGD(options);
+      for (let step = 0; step < 4; step++) {
+        const grads = shapes.map(([, shape], k) => tensor(randn(shape, 100 * step + k, 0.5)));
+        const named = (ps: NamedVariable[]): tf.NamedTensorMap => Object.fromEntries(ps.map((p, k) => [p.name, grads[k]]));
+        optFast.applyGradients(named(fast), fast, 0.05 * (step + 1));
+        optSlow.applyGradients(named(slow), slow, 0.05 * (step + 1));
+        tf.dispose(grads);
+      }
+      const label = JSON.stringify(options);
+      fast.forEach((p, k) => assert.equal(p.variable.dataId, ids[k], `${label}: updated in place (same buffer)`));
+      slow.forEach((p, k) => assert.notEqual(p.variable.dataId, ids[fast.length + k], `${label}: updated by tensor ops (a new buffer)`));
+      fast.forEach((p, k) => assert.deepEqual(new Uint32Array(p.variable.dataSync().slice().buffer), new Uint32Array(slow[k].variable.dataSync().slice().buffer), `${label} ${p.name}`));
+      const stateFast = optFast.getState(), stateSlow = optSlow.getState();
+      stateFast.forEach((e, k) => assert.deepEqual(Array.from(e.tensor.dataSync()), Array.from(stateSlow[k].tensor.dataSync()), `${label} ${e.name}`));
+      tf.dispose([...stateFast, ...stateSlow].map((e) => e.tensor));
+      clones.forEach((c, k) => assert.deepEqual(c.dataSync(), before[k], `${label}: the clone kept its values`));
+      assert.notDeepEqual(slow[0].variable.dataSync(), before[0], `${label}: the parameter itself moved`);
+      tf.dispose(clones);
+      for (const p of [...fast, ...slow]) p.variable.dispose();
+      optFast.dispose();
+      optSlow.dispose();
+      assert.equal(tf.memory().numTensors, tensors0, `${label}: no tensor left behind`);
+    }
+  });
+
+  it('applyGradientValues: the update of applyGradients from float32 values (in place on wasm, through tensors on cpu); bad arrays named', async () => {
+    for (const backend of ['wasm', 'cpu']) {
+      await tf.setBackend(backend);
+      const tensors0 = tf.memory().numTensors;
+      const make = (): NamedVariable[] => [['conv/kernel', [3, 4]], ['conv/bias', [4]]].map(([name, shape], k) => {
+        const initial = tensor(randn(shape as number[], 20 + k));
+        const variable = tf.variable(initial, true, `${name as string}-${Math.random()}`);
+        initial.dispose();
+        return { name: name as string, variable };
+      });
+      const a = make(), b = make();
+      const optA = new SGD({ momentum: 0.9, weightDecay: 1e-2 }), optB = new SGD({ momentum: 0.9, weightDecay: 1e-2 });
+      for (let step = 0; step < 3; step++) {
+        const values = a.map((p, k) => Float32Array.from(randn(p.variable.shape, 50 + 10 * step + k).data));
+        optA.applyGradientValues(values, a, 0.1);
+        const grads = Object.fromEntries(b.map((p, k) => [p.name, tf.tensor(values[k], p.variable.shape)]));
+        optB.applyGradients(grads, b, 0.1);
+        tf.dispose(grads);
+      }
+      a.forEach((p, k) => assert.deepEqual(p.variable.dataSync(), b[k].variable.dataSync(), `${backend} ${p.name}`));
+      assert.throws(() => optA.applyGradientValues([new Float32Array(12)], a, 0.1), /SGD\.applyGradientValues.*'grads'.*1 arrays.*one Float32Array per parameter \(2\)/);
+      assert.throws(() => optA.applyGradientValues([new Float32Array(12), new Float32Array(5)], a, 0.1), /'grads\[1\]'.*5 values.*4 values.*'conv\/bias'/);
+      for (const p of [...a, ...b]) p.variable.dispose();
+      optA.dispose();
+      optB.dispose();
+      assert.equal(tf.memory().numTensors, tensors0, `${backend}: no tensor left behind`);
+    }
+    await tf.setBackend('wasm');
+  });
+
+  it('does not write into a momentum buffer a saved state still shares', () => {
+    const w = tf.variable(tf.tensor1d([1, 2, 3]));
+    const opt = new SGD({ momentum: 0.9 });
+    const params = [{ name: 'w', variable: w }];
+    const g = tf.tensor1d([1, 1, 1]);
+    opt.applyGradients({ w: g }, params, 0.1);
+    const state = opt.getState(); // a clone of the buffer: shares it until the next update
+    opt.applyGradients({ w: g }, params, 0.1);
+    assert.deepEqual(Array.from(state[0].tensor.dataSync()), [1, 1, 1]);
+    assertClose(w.dataSync(), [1 - 0.1 - 0.19, 2 - 0.1 - 0.19, 3 - 0.1 - 0.19], 1e-6);
+    tf.dispose([g, w, state[0].tensor]);
+    opt.dispose();
   });
 });

@@ -226,14 +226,19 @@ class TrainingWorker {
     else if (m.lossLimit !== undefined && loss > m.lossLimit) outcome = 'explosion';
     let sum: number | undefined;
     if (outcome === 'applied') {
-      const named: tf.NamedTensorMap = {};
-      this.params.forEach((p, i) => {
-        named[p.name] = float32TensorOf(mean.subarray(this.offsets[i], this.offsets[i] + this.sizes[i]), p.variable.shape);
-      });
-      try {
-        this.optimizer.applyGradients(named, this.params, m.lr);
-      } finally {
-        tf.dispose(named);
+      const means = this.params.map((p, i) => mean.subarray(this.offsets[i], this.offsets[i] + this.sizes[i]));
+      if (this.optimizer.applyGradientValues !== undefined) {
+        this.optimizer.applyGradientValues(means, this.params, m.lr); // in place on wasm: no tensors
+      } else {
+        const named: tf.NamedTensorMap = {};
+        this.params.forEach((p, i) => {
+          named[p.name] = float32TensorOf(means[i], p.variable.shape);
+        });
+        try {
+          this.optimizer.applyGradients(named, this.params, m.lr);
+        } finally {
+          tf.dispose(named);
+        }
       }
       const badWeight = firstNonFiniteWeight(this.model);
       if (badWeight !== undefined) {
