@@ -24,6 +24,7 @@ const cases: Case[] = [
   { name: 'third layer shape, magnitudes 1e3', x: [2, 14, 14, 32], k: [3, 3], co: 64, strides: 2, pad: 'same', scale: 1e3 },
   { name: 'magnitudes 1e-4', x: [2, 6, 6, 4], k: [3, 3], co: 8, strides: 1, pad: 'same', scale: 1e-4 },
   { name: 'Ci = 1 (stem)', x: [2, 28, 28, 1], k: [3, 3], co: 16, strides: 1, pad: 'same' },
+  { name: 'Ci = 1 (stem), B = 11 (two image chunks of the folded rows)', x: [11, 28, 28, 1], k: [3, 3], co: 16, strides: 1, pad: 'same' },
   { name: 'Ci = 3, stride 2, odd size', x: [3, 9, 11, 3], k: [3, 3], co: 8, strides: 2, pad: 'same' },
   // Ci < 4: a row of taps per call, the edge columns tap by tap.
   { name: 'Ci = 2, 5x3 strides [1,2], explicit padding', x: [2, 8, 9, 2], k: [5, 3], co: 12, strides: [1, 2], pad: [[0, 0], [2, 1], [2, 0], [0, 0]] },

@@ -27,6 +27,7 @@ const cases: Case[] = [
   { name: '3x3 stride 2 explicit padding larger than the kernel, Ci = 12', x: [2, 9, 9, 12], k: [3, 3], co: 4, strides: 2, pad: [[0, 0], [3, 0], [1, 4], [0, 0]] },
   { name: '5x3 stride 1 explicit padding, Ci = 4', x: [1, 10, 9, 4], k: [5, 3], co: 12, strides: 1, pad: [[0, 0], [2, 1], [0, 2], [0, 0]] },
   { name: 'first layer of the reference net (Ci = 1)', x: [2, 28, 28, 1], k: [3, 3], co: 16, strides: 1, pad: 'same' },
+  { name: 'first layer of the reference net, B = 11 (two image chunks of a stem)', x: [11, 28, 28, 1], k: [3, 3], co: 16, strides: 1, pad: 'same' },
   { name: 'second layer shape (stride 2, even size)', x: [2, 14, 14, 16], k: [3, 3], co: 32, strides: 2, pad: 'same' },
   { name: 'third layer shape, magnitudes 1e3', x: [1, 14, 14, 32], k: [3, 3], co: 64, strides: 2, pad: 'same', scale: 1e3 },
   { name: 'magnitudes 1e-4', x: [2, 6, 6, 4], k: [3, 3], co: 8, strides: 1, pad: 'same', scale: 1e-4 },
