@@ -3,7 +3,9 @@
  * and forward+backward, by the composite path (TF.js elementwise ops) and by the fused kernels
  * (`src/kernels/fused`), next to
  * - the memory floor: a forward moves at least 2 × the tensor's bytes (read x, write y), a forward+backward 5 ×
- *   (and read x and dy, write dx), at the copy bandwidth measured here in JavaScript;
+ *   (and read x and dy, write dx): at the copy bandwidth measured at the start of the section, and as a copy
+ *   moving those bytes timed right after each call of the fused (or stock) path ("adjacent floor": the same
+ *   moments of the machine, whose memory speed drifts by up to 2× within minutes);
  * - PyTorch's figures at the same shape: measured in the same run (`--torch`), else PEERS.md's.
  *
  * Forward+backward is `tf.grads(op)([x, ...params], dy)` with a given `dy` (no loss ops): gradients of x and of
@@ -17,7 +19,7 @@ import { batchNormTraining } from '../ops/batch_norm.js';
 import { filterResponseNorm, filterResponseNormTlu, tlu } from '../ops/filter_response_norm.js';
 import { groupNorm, instanceNorm, layerNorm } from '../ops/group_norm.js';
 import { proxyNormActivation } from '../ops/proxy_norm.js';
-import { type Bandwidth, type CallTiming, copyBandwidth, errorLine, timeCalls } from './stats.js';
+import { type Bandwidth, type CallTiming, copyBandwidth, errorLine, timeCalls, timePaired } from './stats.js';
 
 /** The shape of PEERS.md's per-op table (NHWC; PyTorch's 64×64×32×32 NCHW). */
 export const OP_SHAPE = [64, 32, 32, 64] as const;
@@ -81,6 +83,9 @@ export interface OpRow {
   path: 'composite' | 'fused' | 'stock';
   fwd?: CallTiming;
   fwdBwd?: CallTiming;
+  /** Fused and stock paths: a copy moving 2 × / 5 × x's bytes timed right after each call of `fwd` / `fwdBwd`. */
+  fwdFloor?: CallTiming;
+  fwdBwdFloor?: CallTiming;
   error?: string;
 }
 
@@ -113,11 +118,14 @@ export async function benchOps(options: OpsBenchOptions = {}): Promise<OpsBenchR
     fwdBwdFloorMs: ((5 * bytes) / bandwidth.bytesPerSecond) * 1000,
     iters: { wasm: iters, cpu: cpuIters, warmup }, rows: [],
   };
+  // The adjacent floors' copies: half the bytes moved (each copied byte is read and written).
+  const src = new Float32Array(Math.ceil((5 * bytes) / 8)).fill(1), dst = new Float32Array(src.length);
+  const floors = { fwd: () => dst.set(src.subarray(0, bytes / 4)), fwdBwd: () => dst.set(src) };
   for (const backend of backends) {
     await init({ backend });
     for (const op of BENCH_OPS.filter((o) => ops.includes(o.key))) {
       for (const path of op.fused ? (['composite', 'fused'] as const) : (['stock'] as const)) {
-        const row = measureOp(op, backend, path, shape, backend === 'cpu' ? cpuIters : iters, warmup);
+        const row = measureOp(op, backend, path, shape, backend === 'cpu' ? cpuIters : iters, warmup, path === 'composite' ? undefined : floors);
         const f = (t?: CallTiming): string => (t === undefined ? '-' : `${t.wallMs.toFixed(2)} ms`);
         log(`  ${backend} ${op.key} ${path}: fwd ${f(row.fwd)}, fwd+bwd ${f(row.fwdBwd)}${row.error === undefined ? '' : `, fails: ${row.error}`}`);
         result.rows.push(row);
@@ -127,7 +135,8 @@ export async function benchOps(options: OpsBenchOptions = {}): Promise<OpsBenchR
   return result;
 }
 
-function measureOp(op: BenchOp, backend: string, path: OpRow['path'], shape: readonly number[], iters: number, warmup: number): OpRow {
+function measureOp(op: BenchOp, backend: string, path: OpRow['path'], shape: readonly number[], iters: number, warmup: number,
+  floors?: { fwd: () => void; fwdBwd: () => void }): OpRow {
   fusedConfig.enabled = path === 'fused';
   const row: OpRow = { op: op.key, label: op.label, backend, path };
   const C = shape[3];
@@ -135,9 +144,16 @@ function measureOp(op: BenchOp, backend: string, path: OpRow['path'], shape: rea
   const dy = tf.randomNormal([...shape], 0, 1, 'float32', 2);
   const params = Array.from({ length: op.params }, (_, k) => (k === 0 ? tf.ones([C]) : tf.zeros([C])));
   try {
-    row.fwd = timeCalls(() => tf.tidy(() => op.run(x, params)).dispose(), iters, warmup);
+    const fwd = (): void => tf.tidy(() => op.run(x, params)).dispose();
     const grads = tf.grads((...t: tf.Tensor[]) => op.run(t[0], t.slice(1)));
-    row.fwdBwd = timeCalls(() => tf.dispose(grads([x, ...params], dy)), iters, warmup);
+    const fwdBwd = (): void => tf.dispose(grads([x, ...params], dy));
+    if (floors === undefined) {
+      row.fwd = timeCalls(fwd, iters, warmup);
+      row.fwdBwd = timeCalls(fwdBwd, iters, warmup);
+    } else {
+      [row.fwd, row.fwdFloor] = timePaired(fwd, floors.fwd, iters, warmup);
+      [row.fwdBwd, row.fwdBwdFloor] = timePaired(fwdBwd, floors.fwdBwd, iters, warmup);
+    }
   } catch (e) {
     row.error = errorLine(e);
   } finally {

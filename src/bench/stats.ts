@@ -40,17 +40,33 @@ export interface CallTiming {
  * timed ones. `f` must be synchronous and finish its work (download or dispose its results) before it returns.
  */
 export function timeCalls(f: () => void, iters: number, warmup = 5): CallTiming {
-  for (let i = 0; i < warmup; i++) f();
-  const wall: number[] = [], cpu: number[] = [];
+  return timeEach([f], iters, warmup)[0];
+}
+
+/**
+ * {@link timeCalls} of `f` with `g` timed right after each call of `f` (warm-up calls too): two timings taken at
+ * the same moments of the machine, whose speed drifts by tens of percent within minutes.
+ */
+export function timePaired(f: () => void, g: () => void, iters: number, warmup = 5): [CallTiming, CallTiming] {
+  const [tf, tg] = timeEach([f, g], iters, warmup);
+  return [tf, tg];
+}
+
+/** Times each of `fs` in turn, `warmup` untimed rounds then `iters` timed ones. */
+function timeEach(fs: ReadonlyArray<() => void>, iters: number, warmup: number): CallTiming[] {
+  for (let i = 0; i < warmup; i++) for (const f of fs) f();
+  const wall = fs.map((): number[] => []), cpu = fs.map((): number[] => []);
   for (let i = 0; i < iters; i++) {
-    const c0 = process.cpuUsage();
-    const w0 = performance.now();
-    f();
-    wall.push(performance.now() - w0);
-    const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1000);
+    fs.forEach((f, k) => {
+      const c0 = process.cpuUsage();
+      const w0 = performance.now();
+      f();
+      wall[k].push(performance.now() - w0);
+      const c = process.cpuUsage(c0);
+      cpu[k].push((c.user + c.system) / 1000);
+    });
   }
-  return { wallMs: median(wall), cpuMs: median(cpu), minWallMs: Math.min(...wall), calls: iters };
+  return fs.map((_, k) => ({ wallMs: median(wall[k]), cpuMs: median(cpu[k]), minWallMs: Math.min(...wall[k]), calls: iters }));
 }
 
 /** The copy bandwidth {@link copyBandwidth} measured. */

@@ -87,7 +87,7 @@ function fakePython(): string {
 describe('batchfree bench', () => {
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  test('ops: composite and fused rows, floors from the measured bandwidth, no PyTorch figures at another shape', async () => {
+  test('ops: composite and fused rows, floors from the measured bandwidth and adjacent copies, no PyTorch figures at another shape', async () => {
     const r = await bench('ops', '--only', 'ops', '--op-shape', '2,4,4,32', '--ops', 'frn_tlu,relu', '--iters', '2');
     assert.equal(r.error, undefined, String(r.error));
     const rep = r.report as BenchReport;
@@ -106,7 +106,12 @@ describe('batchfree bench', () => {
       for (const t of [row.fwd, row.fwdBwd]) {
         assert.ok(t !== undefined && t.calls === 2 && t.wallMs > 0 && t.minWallMs <= t.wallMs, `${row.op} ${row.path} timing`);
       }
+      // The adjacent floors: a copy timed after each call of the fused and stock paths (not the composite one).
+      const floors = [row.fwdFloor, row.fwdBwdFloor];
+      if (row.path === 'composite') assert.deepEqual(floors, [undefined, undefined]);
+      else for (const t of floors) assert.ok(t !== undefined && t.calls === 2 && t.wallMs > 0, `${row.op} ${row.path} adjacent floor`);
     }
+    assert.match(r.out, /adj\. floor/);
     assert.deepEqual(ops.pytorch.figures, {});
     assert.match(ops.pytorch.source, /shape differs/);
     assert.match(r.out, /FRN \+ TLU\s+wasm/);
