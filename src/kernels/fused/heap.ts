@@ -5,7 +5,7 @@
  * interleaved format of `simd_module.ts`.
  * @module
  */
-import { MAX_ACC, MAX_PARAMS, SimdExports } from './simd_module.js';
+import { MAX_ACC, PARAM_SLOTS, SimdExports } from './simd_module.js';
 
 /** A linear memory and the SIMD loops bound to it. */
 export interface Heap {
@@ -55,13 +55,27 @@ export function chunkPeriods(period: number): number {
 
 /** Bytes of scratch a kernel needs for period `P` (parameters, then accumulators), plus alignment slack. */
 export function scratchBytes(period: number): number {
-  return period * (4 * MAX_PARAMS + 8 * MAX_ACC) + 16;
+  return period * (4 * PARAM_SLOTS + 8 * MAX_ACC) + 16;
 }
 
 /** Byte offsets of the parameter and accumulator blocks inside a scratch area starting at byte `base`. */
 export function scratchLayout(base: number, period: number): { prm: number; acc: number } {
   const prm = Math.ceil(base / 16) * 16;
-  return { prm, acc: prm + period * 4 * MAX_PARAMS };
+  return { prm, acc: prm + period * 4 * PARAM_SLOTS };
+}
+
+/**
+ * Byte offsets of consecutive parameter areas inside the parameter block at `prm`, one per loop, of `counts[i]`
+ * parameters per position each (at most `PARAM_SLOTS` in all).
+ */
+export function paramAreas(prm: number, period: number, counts: readonly number[]): number[] {
+  const out: number[] = [];
+  let at = prm;
+  for (const n of counts) {
+    out.push(at);
+    at += period * 4 * n;
+  }
+  return out;
 }
 
 /**
@@ -69,8 +83,9 @@ export function scratchLayout(base: number, period: number): { prm: number; acc:
  * in the quad-interleaved layout, at byte offset `prm`.
  */
 export function writeParam(f32: Float32Array, prm: number, period: number, channels: number, nParams: number, k: number, perChannel: ArrayLike<number>): void {
-  const base = prm >>> 2;
-  for (let j = 0; j < period; j++) f32[base + (j >>> 2) * nParams * 4 + k * 4 + (j & 3)] = perChannel[j % channels];
+  const base = (prm >>> 2) + k * 4, quad = nParams * 4;
+  // c = j mod channels, kept by a wrapping counter (an integer division per element cost more than the loop).
+  for (let j = 0, c = 0; j < period; j++, c = c + 1 === channels ? 0 : c + 1) f32[base + (j >>> 2) * quad + (j & 3)] = perChannel[c];
 }
 
 /** Zeroes `nAcc` float64 accumulators of every position at byte offset `acc`. */
@@ -80,6 +95,6 @@ export function zeroAcc(f64: Float64Array, acc: number, period: number, nAcc: nu
 
 /** Adds accumulator `k` (of `nAcc`) of every position into `out[j mod C]`. */
 export function foldAcc(f64: Float64Array, acc: number, period: number, channels: number, nAcc: number, k: number, out: Float64Array): void {
-  const base = acc >>> 3;
-  for (let j = 0; j < period; j++) out[j % channels] += f64[base + (j >>> 2) * nAcc * 4 + k * 4 + (j & 3)];
+  const base = (acc >>> 3) + k * 4, quad = nAcc * 4;
+  for (let j = 0, c = 0; j < period; j++, c = c + 1 === channels ? 0 : c + 1) out[c] += f64[base + (j >>> 2) * quad + (j & 3)];
 }

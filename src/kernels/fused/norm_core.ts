@@ -23,8 +23,8 @@
  * carries the gradients arriving at the `variance` and `rstd` outputs; `d eps = -sum (r^2·B + r^3·drstd)/2`.
  * @module
  */
-import { Heap, chunkPeriods, foldAcc, periodOf, scratchLayout, views, writeParam, zeroAcc } from './heap.js';
-import { LAYOUT_NORM_APPLY, LAYOUT_NORM_BWD_APPLY, LAYOUT_NORM_BWD_STATS, LAYOUT_NORM_STATS } from './simd_module.js';
+import { Heap, chunkPeriods, foldAcc, paramAreas, periodOf, scratchLayout, views, writeParam, zeroAcc } from './heap.js';
+import { type SimdExports, LAYOUT_NORM_APPLY, LAYOUT_NORM_BWD_APPLY, LAYOUT_NORM_BWD_STATS, LAYOUT_NORM_STATS } from './simd_module.js';
 
 /** The geometry and options of one fused normalization. */
 export interface NormSpec {
@@ -66,6 +66,9 @@ export interface NormParamGrads {
   deps: number;
 }
 
+/** One exported SIMD loop. */
+type SimdLoop = SimdExports[string];
+
 /** Bytes per float32 element. */
 const F32 = 4;
 
@@ -82,7 +85,11 @@ function loopLayout(heap: Heap, s: NormSpec, scratch: number, p: NormParams) {
   const simd = heap.simd;
   const full = simd === null ? 0 : Math.floor(L / P);
   const { prm, acc } = scratchLayout(scratch, P);
-  return { C, G, perGroup, L, rows, count, P, simd, full, tailStart: full * P, chunk: chunkPeriods(P), prm, acc, ...views(heap), variant: variantOf(s, p) };
+  // One parameter area per loop: the per-channel constants (beta, tau) are written once per call, and per unit
+  // only what changes (K and D when centred, a, and the backward coefficients).
+  const [prmStats, prmApply, prmBwdStats, prmBwdApply] = paramAreas(prm, P,
+    [LAYOUT_NORM_STATS.params, LAYOUT_NORM_APPLY, LAYOUT_NORM_BWD_STATS.params, LAYOUT_NORM_BWD_APPLY]);
+  return { C, G, perGroup, L, rows, count, P, simd, full, tailStart: full * P, chunk: chunkPeriods(P), prmStats, prmApply, prmBwdStats, prmBwdApply, acc, ...views(heap), variant: variantOf(s, p) };
 }
 
 /**
@@ -90,7 +97,7 @@ function loopLayout(heap: Heap, s: NormSpec, scratch: number, p: NormParams) {
  * @returns the statistics of every unit and group.
  */
 export function normForward(heap: Heap, s: NormSpec, x: number, y: number, scratch: number, p: NormParams): NormStats {
-  const { C, G, perGroup, L, rows, count, P, simd, full, tailStart, chunk, prm, acc, f32, f64, variant } = loopLayout(heap, s, scratch, p);
+  const { C, G, perGroup, L, rows, count, P, simd, full, tailStart, chunk, prmStats, prmApply, acc, f32, f64, variant } = loopLayout(heap, s, scratch, p);
 
   const mean = new Float32Array(s.units * G), variance = new Float32Array(s.units * G), rstd = new Float32Array(s.units * G);
   const offset = new Float32Array(s.units * C);
@@ -100,16 +107,22 @@ export function normForward(heap: Heap, s: NormSpec, x: number, y: number, scrat
     b[c] = p.beta === null ? 0 : p.beta[c];
     t[c] = p.tau === null ? -Infinity : p.tau[c];
   }
+  const loops = full > 0 && simd !== null;
+  const statsLoop = simd?.[`norm_stats_${variant[0]}`], applyLoop = simd?.[`norm_apply_${variant}`]; // looked up once
+  if (loops) {
+    writeParam(f32, prmApply, P, C, LAYOUT_NORM_APPLY, 3, b);
+    writeParam(f32, prmApply, P, C, LAYOUT_NORM_APPLY, 4, t);
+  }
 
   for (let u = 0; u < s.units; u++) {
     const xb = (x >>> 2) + u * L, yb = (y >>> 2) + u * L;
     for (let c = 0; c < C; c++) shift[c] = s.center ? f32[xb + c] : 0;
     s1.fill(0);
     s2.fill(0);
-    if (full > 0 && simd !== null) {
-      writeParam(f32, prm, P, C, LAYOUT_NORM_STATS.params, 0, shift);
+    if (loops) {
+      if (s.center) writeParam(f32, prmStats, P, C, LAYOUT_NORM_STATS.params, 0, shift);
       zeroAcc(f64, acc, P, LAYOUT_NORM_STATS.acc);
-      simd[`norm_stats_${variant[0]}`](x + u * L * F32, full, P, chunk, prm, acc);
+      (statsLoop as SimdLoop)(x + u * L * F32, full, P, chunk, prmStats, acc);
       foldAcc(f64, acc, P, C, LAYOUT_NORM_STATS.acc, 0, s1);
       foldAcc(f64, acc, P, C, LAYOUT_NORM_STATS.acc, 1, s2);
     }
@@ -148,9 +161,13 @@ export function normForward(heap: Heap, s: NormSpec, x: number, y: number, scrat
       }
     }
 
-    if (full > 0 && simd !== null) {
-      [shift, d, a, b, t].forEach((arr, k) => writeParam(f32, prm, P, C, LAYOUT_NORM_APPLY, k, arr));
-      simd[`norm_apply_${variant}`](x + u * L * F32, y + u * L * F32, full, P, chunk, prm);
+    if (loops) {
+      if (s.center) {
+        writeParam(f32, prmApply, P, C, LAYOUT_NORM_APPLY, 0, shift);
+        writeParam(f32, prmApply, P, C, LAYOUT_NORM_APPLY, 1, d);
+      }
+      writeParam(f32, prmApply, P, C, LAYOUT_NORM_APPLY, 2, a);
+      (applyLoop as SimdLoop)(x + u * L * F32, y + u * L * F32, full, P, chunk, prmApply);
     }
     for (let e = tailStart, c = 0; e < L; e++, c = c + 1 === C ? 0 : c + 1) {
       const v = (f32[xb + e] - shift[c] - d[c]) * a[c] + b[c];
@@ -174,7 +191,7 @@ export interface NormBackwardStats {
  * `st` holds the forward statistics and the gradients of the statistics outputs.
  */
 export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx: number, scratch: number, p: NormParams, st: NormBackwardStats): NormParamGrads {
-  const { C, G, perGroup, L, count, P, simd, full, tailStart, chunk, prm, acc, f32, f64, variant } = loopLayout(heap, s, scratch, p);
+  const { C, G, perGroup, L, count, P, simd, full, tailStart, chunk, prmBwdStats, prmBwdApply, acc, f32, f64, variant } = loopLayout(heap, s, scratch, p);
 
   const dgamma = new Float64Array(C), dbeta = new Float64Array(C), dtau = new Float64Array(C);
   let deps = 0;
@@ -186,6 +203,14 @@ export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx:
   }
   const shift = new Float64Array(C), d = new Float64Array(C), a = new Float64Array(C), pc = new Float64Array(C), qc = new Float64Array(C), rc = new Float64Array(C);
   const se = new Float64Array(C), sx = new Float64Array(C), sd = new Float64Array(C);
+  const loops = full > 0 && simd !== null;
+  const statsLoop = simd?.[`norm_bwd_stats_${variant}`], applyLoop = simd?.[`norm_bwd_apply_${variant}`]; // looked up once
+  if (loops) {
+    for (const [prm, n] of [[prmBwdStats, LAYOUT_NORM_BWD_STATS.params], [prmBwdApply, LAYOUT_NORM_BWD_APPLY]]) {
+      writeParam(f32, prm, P, C, n, 3, b);
+      writeParam(f32, prm, P, C, n, 4, t);
+    }
+  }
 
   for (let u = 0; u < s.units; u++) {
     const xb = (x >>> 2) + u * L, zb = (dz >>> 2) + u * L, db = (dx >>> 2) + u * L;
@@ -197,10 +222,10 @@ export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx:
     se.fill(0);
     sx.fill(0);
     sd.fill(0);
-    if (full > 0 && simd !== null) {
-      [shift, d, a, b, t].forEach((arr, k) => writeParam(f32, prm, P, C, LAYOUT_NORM_BWD_STATS.params, k, arr));
+    if (loops) {
+      writeKda(f32, prmBwdStats, P, C, LAYOUT_NORM_BWD_STATS.params, s.center, shift, d, a);
       zeroAcc(f64, acc, P, LAYOUT_NORM_BWD_STATS.acc);
-      simd[`norm_bwd_stats_${variant}`](x + u * L * F32, dz + u * L * F32, full, P, chunk, prm, acc);
+      (statsLoop as SimdLoop)(x + u * L * F32, dz + u * L * F32, full, P, chunk, prmBwdStats, acc);
       foldAcc(f64, acc, P, C, LAYOUT_NORM_BWD_STATS.acc, 0, se);
       foldAcc(f64, acc, P, C, LAYOUT_NORM_BWD_STATS.acc, 1, sx);
       foldAcc(f64, acc, P, C, LAYOUT_NORM_BWD_STATS.acc, 2, sd);
@@ -235,9 +260,12 @@ export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx:
       }
     }
 
-    if (full > 0 && simd !== null) {
-      [shift, d, a, b, t, pc, qc, rc].forEach((arr, k) => writeParam(f32, prm, P, C, LAYOUT_NORM_BWD_APPLY, k, arr));
-      simd[`norm_bwd_apply_${variant}`](x + u * L * F32, dz + u * L * F32, dx + u * L * F32, full, P, chunk, prm);
+    if (loops) {
+      writeKda(f32, prmBwdApply, P, C, LAYOUT_NORM_BWD_APPLY, s.center, shift, d, a);
+      writeParam(f32, prmBwdApply, P, C, LAYOUT_NORM_BWD_APPLY, 5, pc);
+      writeParam(f32, prmBwdApply, P, C, LAYOUT_NORM_BWD_APPLY, 6, qc);
+      if (s.center) writeParam(f32, prmBwdApply, P, C, LAYOUT_NORM_BWD_APPLY, 7, rc);
+      (applyLoop as SimdLoop)(x + u * L * F32, dz + u * L * F32, dx + u * L * F32, full, P, chunk, prmBwdApply);
     }
     for (let e = tailStart, c = 0; e < L; e++, c = c + 1 === C ? 0 : c + 1) {
       const xc = f32[xb + e] - shift[c] - d[c];
@@ -246,4 +274,14 @@ export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx:
     }
   }
   return { dgamma, dbeta, dtau, deps };
+}
+
+/** The per-unit parameters 0-2 of a loop: `K`, `D` (centred only: the uncentred loops do not read them) and `a`. */
+function writeKda(f32: Float32Array, prm: number, P: number, C: number, nParams: number, center: boolean,
+  shift: Float64Array, d: Float64Array, a: Float64Array): void {
+  if (center) {
+    writeParam(f32, prm, P, C, nParams, 0, shift);
+    writeParam(f32, prm, P, C, nParams, 1, d);
+  }
+  writeParam(f32, prm, P, C, nParams, 2, a);
 }
