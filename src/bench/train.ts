@@ -9,8 +9,9 @@
  * - `wasm`: batchfree on one thread (wasm backend + batchfree's kernels and fused normalizations);
  * - `wN` (`w2`, ...): batchfree on N worker threads (`createParallelTrainer`, wasm in each worker).
  *
- * The machine may be shared: `wasm` and the worker engines are measured in interleaved rounds (a block of steps
- * of each per round) and reported as medians; the slow engines one after another. Each in-process step also
+ * The machine may be shared and its speed drifts: `wasm`, the worker engines and, when given, the PyTorch peer (its
+ * steps on 1 and 2 threads, timed by itself) are measured in interleaved rounds (a block of steps of each per round)
+ * and reported as medians; the slow engines one after another. Each in-process step also
  * records the thread's CPU time and the time it was runnable without a core (Linux), each worker step the
  * slowest worker's compute and the barrier waits.
  * @module
