@@ -4,7 +4,7 @@
  * @module
  */
 import { tf } from '../engine.js';
-import { exclusiveHeapValues, readValues } from '../kernels/backend_access.js';
+import { exclusiveHeapValues, float32TensorOf, readValues } from '../kernels/backend_access.js';
 import { argumentError, assertOneOf } from '../ops/validate.js';
 import {
   assertBoolean, assertKnownOptions, assertNonNegative, assertUnitInterval, NamedParams, type NamedVariable, pairGradients, paramEntries,
@@ -94,6 +94,8 @@ export class SGD implements NamedOptimizer {
   readonly config: Readonly<{ momentum: number; nesterov: boolean; weightDecay: number; weightDecayMode: WeightDecayMode; decayFilter: DecayFilter }>;
   private readonly decay: ParamPredicate;
   private readonly buffers = new Map<string, tf.Tensor>();
+  /** Where {@link updateDirect} computes a parameter's new values (grown to the largest parameter). */
+  private scratch = new Float32Array(0);
 
   constructor(options: SGDOptions = {}) {
     const op = 'SGD';
@@ -122,7 +124,7 @@ export class SGD implements NamedOptimizer {
     const { momentum: mu, nesterov, weightDecay: wd, weightDecayMode } = this.config;
     for (const { name, variable, grad } of pairs) {
       const decayed = wd > 0 && this.decay(name, variable);
-      if (grad.dtype === 'float32' && this.updateInPlace(name, variable, () => readValues(grad) as Float32Array, lr, decayed)) continue;
+      if (grad.dtype === 'float32' && this.updateDirect(name, variable, () => readValues(grad) as Float32Array, lr, decayed)) continue;
       const old = this.buffers.get(name);
       const next = tf.tidy(() => {
         let g = grad.dtype === 'float32' ? grad : tf.cast(grad, 'float32');
@@ -147,7 +149,7 @@ export class SGD implements NamedOptimizer {
 
   /**
    * {@link applyGradients} with the gradients as float32 values, `grads[i]` (of `params[i]`'s size) read during
-   * the call only: in place where {@link updateInPlace} applies (no tensor made), else through a tensor copy.
+   * the call only: directly where {@link updateDirect} applies (no gradient tensor made), else through a tensor copy.
    */
   applyGradientValues(grads: readonly Float32Array[], params: readonly NamedVariable[], lr: number): void {
     const op = 'SGD.applyGradientValues';
@@ -165,7 +167,7 @@ export class SGD implements NamedOptimizer {
     this.checkBufferShapes(op, entries);
     const wd = this.config.weightDecay;
     entries.forEach(({ name, variable }, i) => {
-      if (this.updateInPlace(name, variable, () => grads[i], lr, wd > 0 && this.decay(name, variable))) return;
+      if (this.updateDirect(name, variable, () => grads[i], lr, wd > 0 && this.decay(name, variable))) return;
       const grad = tf.tensor(grads[i].slice(), variable.shape, 'float32');
       try {
         this.applyGradients({ [name]: grad }, [{ name, variable }], lr);
@@ -187,14 +189,18 @@ export class SGD implements NamedOptimizer {
   }
 
   /**
-   * The update of one parameter written straight into the `wasm` heap, when the parameter (and its momentum
-   * buffer) are the only tensors on their buffers ({@link exclusiveHeapValues}): the same float32 operations in
-   * the same order as the tensor ops of {@link applyGradients} (bit-identical results), without their ~2-4
-   * kernel calls, temporaries and assignment per parameter. `gradient` gives the float32 gradient values (called
-   * after the last allocation). Returns false (nothing done) where it does not apply.
+   * The update of one parameter computed straight from the values on the `wasm` heap, when its momentum buffer
+   * (if any) is the only tensor on its buffer ({@link exclusiveHeapValues}): the same float32 operations in the
+   * same order as the tensor ops of {@link applyGradients} (bit-identical results), without their ~2-4 kernel
+   * calls and temporaries. The momentum buffer is updated in place (only this optimizer reads it); the parameter
+   * gets a new tensor (one copy from {@link scratch}) that it is assigned, as with the tensor ops: its buffer is
+   * never written in place, because the wasm backend's XNNPACK operators (dense layers, stock convolutions) cache
+   * their packed weights per tensor, assuming tensors never change (updated in place, a dense layer kept computing
+   * with its old weights). `gradient` gives the float32 gradient values (called after the last allocation).
+   * Returns false (nothing done) where it does not apply.
    */
-  private updateInPlace(name: string, variable: tf.Variable, gradient: () => Float32Array, lr: number, decayed: boolean): boolean {
-    if (exclusiveHeapValues(variable) === undefined) return false;
+  private updateDirect(name: string, variable: tf.Variable, gradient: () => Float32Array, lr: number, decayed: boolean): boolean {
+    if (tf.getBackend() !== 'wasm' || variable.dtype !== 'float32') return false;
     const { momentum, nesterov, weightDecay, weightDecayMode } = this.config;
     let buffer = this.buffers.get(name);
     if (buffer !== undefined && exclusiveHeapValues(buffer) === undefined) return false;
@@ -203,13 +209,16 @@ export class SGD implements NamedOptimizer {
       buffer = tf.keep(tf.zeros(variable.shape)); // allocate before taking the heap views
       this.buffers.set(name, buffer);
     }
-    const w = exclusiveHeapValues(variable) as Float32Array;
+    const n = variable.size;
+    if (this.scratch.length < n) this.scratch = new Float32Array(n);
+    const out = this.scratch;
+    const w = readValues(variable) as Float32Array;
     const v = buffer === undefined ? undefined : exclusiveHeapValues(buffer) as Float32Array;
     const g = gradient();
     // The tensor ops' scalars are float32 tensors.
     const f = Math.fround, rate = f(lr), mu = f(momentum), l2 = decayed && weightDecayMode === 'l2' ? f(weightDecay) : 0;
     const decoupled = decayed && weightDecayMode === 'decoupled' ? f(lr * weightDecay) : 0;
-    for (let i = 0; i < w.length; i++) {
+    for (let i = 0; i < n; i++) {
       const wi = w[i];
       let gi = g[i];
       if (l2 !== 0) gi = f(gi + f(wi * l2));
@@ -221,8 +230,11 @@ export class SGD implements NamedOptimizer {
       }
       let next = f(wi - f(d * rate));
       if (decoupled !== 0) next = f(next - f(wi * decoupled));
-      w[i] = next;
+      out[i] = next;
     }
+    const next = float32TensorOf(out.subarray(0, n), variable.shape); // the heap views are not used after this
+    variable.assign(next);
+    next.dispose();
     return true;
   }
 

@@ -5,6 +5,8 @@ import { SGD, SGDOptions } from '../../src/optim/sgd.js';
 import { decayAll, decayedNames, decayExcept, decayKernelsOnly, decayNoGainsOrBiases } from '../../src/optim/weight_decay.js';
 import { namedVariables, NamedVariable } from '../../src/optim/params.js';
 import { init } from '../../src/init.js';
+import { trainableParams } from '../../src/train/loop.js';
+import { tfl } from '../../src/engine.js';
 import { assertClose, assertNoLeak, randn, tensor, useCpu, values } from '../helpers.js';
 
 /** float64 copy of float32-rounded values (what the optimizer actually starts from). */
@@ -321,7 +323,7 @@ describe('weight decay filters', () => {
   });
 });
 
-describe('SGD in place on wasm', () => {
+describe('SGD directly on the wasm heap', () => {
   before(async () => {
     await init({ backend: 'wasm' });
   });
@@ -334,44 +336,71 @@ describe('SGD in place on wasm', () => {
     { momentum: 0.8, weightDecay: 1e-2, weightDecayMode: 'decoupled', decayFilter: 'kernels-only' },
   ];
 
-  it('updates the heap in place, bit-identical to the tensor ops (taken when a clone shares the buffer)', () => {
+  it('computes the update without tensor ops, bit-identical to the tensor ops (the cpu backend runs those)', async () => {
     for (const options of settings) {
-      const shapes: Array<[string, number[]]> = [['dense/kernel', [7, 5]], ['dense/bias', [5]]];
-      const tensors0 = tf.memory().numTensors;
-      const make = (): NamedVariable[] => shapes.map(([name, shape], k) => {
-        const initial = tensor(randn(shape, 10 + k));
-        const variable = tf.variable(initial, true, `${name}-${Math.random()}`);
-        initial.dispose();
-        return { name, variable };
-      });
-      const fast = make(), slow = make();
-      const ids = [...fast, ...slow].map((p) => p.variable.dataId);
-      // A clone shares the variable's buffer: the optimizer must not write into it (the tensor ops path).
-      const clones = slow.map((p) => tf.clone(p.variable));
-      const before = clones.map((c) => c.dataSync().slice());
-      const optFast = new SGD(options), optSlow = new SGD(options);
-      for (let step = 0; step < 4; step++) {
-        const grads = shapes.map(([, shape], k) => tensor(randn(shape, 100 * step + k, 0.5)));
-        const named = (ps: NamedVariable[]): tf.NamedTensorMap => Object.fromEntries(ps.map((p, k) => [p.name, grads[k]]));
-        optFast.applyGradients(named(fast), fast, 0.05 * (step + 1));
-        optSlow.applyGradients(named(slow), slow, 0.05 * (step + 1));
-        tf.dispose(grads);
-      }
       const label = JSON.stringify(options);
-      fast.forEach((p, k) => assert.equal(p.variable.dataId, ids[k], `${label}: updated in place (same buffer)`));
-      slow.forEach((p, k) => assert.notEqual(p.variable.dataId, ids[fast.length + k], `${label}: updated by tensor ops (a new buffer)`));
-      fast.forEach((p, k) => assert.deepEqual(new Uint32Array(p.variable.dataSync().slice().buffer), new Uint32Array(slow[k].variable.dataSync().slice().buffer), `${label} ${p.name}`));
-      const stateFast = optFast.getState(), stateSlow = optSlow.getState();
-      stateFast.forEach((e, k) => assert.deepEqual(Array.from(e.tensor.dataSync()), Array.from(stateSlow[k].tensor.dataSync()), `${label} ${e.name}`));
-      tf.dispose([...stateFast, ...stateSlow].map((e) => e.tensor));
-      clones.forEach((c, k) => assert.deepEqual(c.dataSync(), before[k], `${label}: the clone kept its values`));
-      assert.notDeepEqual(slow[0].variable.dataSync(), before[0], `${label}: the parameter itself moved`);
-      tf.dispose(clones);
-      for (const p of [...fast, ...slow]) p.variable.dispose();
-      optFast.dispose();
-      optSlow.dispose();
-      assert.equal(tf.memory().numTensors, tensors0, `${label}: no tensor left behind`);
+      const shapes: Array<[string, number[]]> = [['dense/kernel', [7, 5]], ['dense/bias', [5]]];
+      const run = async (backend: string): Promise<{ weights: Float32Array[]; state: Float32Array[]; kernels: string[]; newBuffers: boolean }> => {
+        await tf.setBackend(backend);
+        const tensors0 = tf.memory().numTensors;
+        const params: NamedVariable[] = shapes.map(([name, shape], k) => {
+          const initial = tensor(randn(shape, 10 + k));
+          const variable = tf.variable(initial, true, `${name}-${Math.random()}`);
+          initial.dispose();
+          return { name, variable };
+        });
+        const ids = params.map((p) => p.variable.dataId);
+        const opt = new SGD(options);
+        const kernels: string[] = [];
+        for (let step = 0; step < 4; step++) {
+          const grads = shapes.map(([, shape], k) => tensor(randn(shape, 100 * step + k, 0.5)));
+          const named = Object.fromEntries(params.map((p, k) => [p.name, grads[k]]));
+          const info = await tf.profile(() => opt.applyGradients(named, params, 0.05 * (step + 1)));
+          kernels.push(...info.kernels.map((k) => k.name));
+          tf.dispose(grads);
+        }
+        const weights = params.map((p) => p.variable.dataSync().slice() as Float32Array);
+        const entries = opt.getState();
+        const state = entries.map((e) => e.tensor.dataSync().slice() as Float32Array);
+        tf.dispose(entries.map((e) => e.tensor));
+        const newBuffers = params.every((p, k) => p.variable.dataId !== ids[k]);
+        params.forEach((p) => p.variable.dispose());
+        opt.dispose();
+        assert.equal(tf.memory().numTensors, tensors0, `${label} ${backend}: no tensor left behind`);
+        return { weights, state, kernels, newBuffers };
+      };
+      const direct = await run('wasm'), ops = await run('cpu');
+      assert.deepEqual(direct.kernels.filter((k) => ['Multiply', 'Sub', 'Add', 'AddV2'].includes(k)), [], `${label}: no arithmetic kernels on wasm`);
+      assert.ok(ops.kernels.includes('Multiply'), `${label}: the cpu backend ran the tensor ops`);
+      assert.ok(direct.newBuffers, `${label}: each parameter was assigned a new tensor, not written in place`);
+      const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
+      direct.weights.forEach((w, k) => assert.deepEqual(bits(w), bits(ops.weights[k]), `${label} weights ${k}`));
+      assert.equal(direct.state.length, options.momentum === 0 ? 0 : 2);
+      direct.state.forEach((v, k) => assert.deepEqual(bits(v), bits(ops.state[k]), `${label} momentum ${k}`));
     }
+    await tf.setBackend('wasm');
+  });
+
+  it('a dense layer computes with the updated weights (XNNPACK caches packed weights per tensor)', async () => {
+    await tf.setBackend('wasm');
+    const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 5, inputShape: [7], useBias: true })] });
+    const x = tensor(randn([3, 7], 31));
+    const before = model.predict(x) as tf.Tensor; // builds and caches the layer's XNNPACK operator
+    const params = trainableParams(model);
+    const grads = Object.fromEntries(params.map((p, k) => [p.name, tensor(randn(p.variable.shape, 40 + k))]));
+    new SGD({ momentum: 0 }).applyGradients(grads, params, 0.5);
+    const after = model.predict(x) as tf.Tensor;
+    // The same layer rebuilt from the updated weights' values.
+    const fresh = tfl.sequential({ layers: [tfl.layers.dense({ units: 5, inputShape: [7], useBias: true })] });
+    const values = model.getWeights().map((w) => tf.tensor(w.dataSync().slice(), w.shape));
+    fresh.setWeights(values);
+    const expected = fresh.predict(x) as tf.Tensor;
+    assertClose(after.dataSync(), expected.dataSync(), 1e-6, 'predictions after the update');
+    const change = tf.tidy(() => tf.max(tf.abs(tf.sub(after, before))).dataSync()[0]);
+    assert.ok(change > 1e-3, 'the update changed the predictions');
+    tf.dispose([x, before, after, expected, ...values, ...Object.values(grads)]);
+    model.dispose();
+    fresh.dispose();
   });
 
   it('applyGradientValues: the update of applyGradients from float32 values (in place on wasm, through tensors on cpu); bad arrays named', async () => {

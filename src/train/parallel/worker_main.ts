@@ -228,7 +228,7 @@ class TrainingWorker {
     if (outcome === 'applied') {
       const means = this.params.map((p, i) => mean.subarray(this.offsets[i], this.offsets[i] + this.sizes[i]));
       if (this.optimizer.applyGradientValues !== undefined) {
-        this.optimizer.applyGradientValues(means, this.params, m.lr); // in place on wasm: no tensors
+        this.optimizer.applyGradientValues(means, this.params, m.lr); // on wasm: no gradient tensors
       } else {
         const named: tf.NamedTensorMap = {};
         this.params.forEach((p, i) => {
