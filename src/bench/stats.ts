@@ -48,8 +48,7 @@ export function timeCalls(f: () => void, iters: number, warmup = 5): CallTiming 
  * the same moments of the machine, whose speed drifts by tens of percent within minutes.
  */
 export function timePaired(f: () => void, g: () => void, iters: number, warmup = 5): [CallTiming, CallTiming] {
-  const [tf, tg] = timeEach([f, g], iters, warmup);
-  return [tf, tg];
+  return timeEach([f, g], iters, warmup) as [CallTiming, CallTiming];
 }
 
 /** Times each of `fs` in turn, `warmup` untimed rounds then `iters` timed ones. */

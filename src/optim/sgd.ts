@@ -168,7 +168,7 @@ export class SGD implements NamedOptimizer {
     const wd = this.config.weightDecay;
     entries.forEach(({ name, variable }, i) => {
       if (this.updateDirect(name, variable, () => grads[i], lr, wd > 0 && this.decay(name, variable))) return;
-      const grad = tf.tensor(grads[i].slice(), variable.shape, 'float32');
+      const grad = float32TensorOf(grads[i], variable.shape);
       try {
         this.applyGradients({ [name]: grad }, [{ name, variable }], lr);
       } finally {

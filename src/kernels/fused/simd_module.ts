@@ -37,8 +37,8 @@ export const LAYOUT_PROXY_FWD = 4;
 export const LAYOUT_PROXY_BWD = { params: 4, acc: 4 } as const;
 /** Parameters / accumulators of `tlu_bwd`: tau ; sum(dz where x <= tau). */
 export const LAYOUT_TLU_BWD = { params: 1, acc: 1 } as const;
-/** The largest parameter / accumulator counts of one loop. */
-export const MAX_PARAMS = 8, MAX_ACC = 4;
+/** The largest accumulator count of one loop. */
+export const MAX_ACC = 4;
 /**
  * Parameter slots per position of a scratch area: room for the four normalization loops' parameters side by side
  * (`norm_core.ts` writes the per-channel constants once per call and only what changes per unit).
