@@ -117,6 +117,22 @@ interface PythonRun {
 }
 
 /**
+ * A splitter of a stream's chunks into complete lines: each call returns the lines the chunk completes and keeps
+ * the unfinished rest for the next call; `rest()` gives what is left at the end.
+ */
+function lineSplitter(): { push(text: string): string[]; rest(): string } {
+  let tail = '';
+  return {
+    push(text) {
+      const lines = (tail + text).split('\n');
+      tail = lines.pop() ?? '';
+      return lines;
+    },
+    rest: () => tail,
+  };
+}
+
+/**
  * Runs `python args` and collects its output; each non-empty line of stdout and stderr also goes to `onLine` as it
  * arrives. Never rejects (a failure to start is `error`).
  */
@@ -124,20 +140,18 @@ function runPython(python: string, args: readonly string[], onLine?: (line: stri
   return new Promise((done) => {
     const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const out = { stdout: '', stderr: '' };
-    const tails = { stdout: '', stderr: '' };
+    const splitters = { stdout: lineSplitter(), stderr: lineSplitter() };
     const collect = (stream: 'stdout' | 'stderr') => (chunk: Buffer): void => {
       const text = chunk.toString('utf8');
       out[stream] += text;
       if (onLine === undefined) return;
-      const lines = (tails[stream] + text).split('\n');
-      tails[stream] = lines.pop() ?? '';
-      for (const l of lines) if (l.trim() !== '') onLine(l);
+      for (const l of splitters[stream].push(text)) if (l.trim() !== '') onLine(l);
     };
     child.stdout.on('data', collect('stdout'));
     child.stderr.on('data', collect('stderr'));
     child.on('error', (error) => done({ status: null, ...out, error }));
     child.on('close', (status) => {
-      for (const t of [tails.stdout, tails.stderr]) if (t.trim() !== '') onLine?.(t);
+      for (const t of [splitters.stdout.rest(), splitters.stderr.rest()]) if (t.trim() !== '') onLine?.(t);
       done({ status, ...out });
     });
   });
@@ -249,7 +263,7 @@ export async function startTorchTrainSession(options: TorchSessionOptions = {}, 
   const child = spawn(python, ['-c', sessionProgram(script)], { stdio: ['pipe', 'pipe', 'pipe'] });
   const waiting: Array<{ resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }> = [];
   let stderr = '';
-  let tail = '';
+  const stdout = lineSplitter();
   let failure: Error | undefined;
   const fail = (e: Error): void => {
     failure ??= e;
@@ -259,9 +273,7 @@ export async function startTorchTrainSession(options: TorchSessionOptions = {}, 
     stderr = (stderr + chunk.toString('utf8')).slice(-4000);
   });
   child.stdout.on('data', (chunk: Buffer) => {
-    const lines = (tail + chunk.toString('utf8')).split('\n');
-    tail = lines.pop() ?? '';
-    for (const l of lines) {
+    for (const l of stdout.push(chunk.toString('utf8'))) {
       if (!l.startsWith('BATCHFREE ')) continue;
       waiting.shift()?.resolve(JSON.parse(l.slice('BATCHFREE '.length)) as Record<string, unknown>);
     }
