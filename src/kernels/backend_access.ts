@@ -108,8 +108,11 @@ export function float32TensorOf(values: Float32Array, shape: number[]): tf.Tenso
 /**
  * A writable view of a float32 tensor's values in the `wasm` heap when it is the only tensor on its buffer (the
  * backend's reference count is 1: no clone or other tensor shares it), else `undefined` (other backends too: on
- * `cpu` a tensor's array may be the caller's own). For updates in place outside the engine (the optimizer's);
- * valid until the next allocation on the heap.
+ * `cpu` a tensor's array may be the caller's own). Valid until the next allocation on the heap.
+ *
+ * Only for tensors no XNNPACK operator reads (the optimizer's momentum buffers): the backend's XNNPACK operators
+ * (dense layers, stock convolutions) cache packed weights per tensor and would keep computing with the old values
+ * of a tensor written in place — parameters get a new tensor instead (`SGD`'s direct update).
  */
 export function exclusiveHeapValues(t: tf.Tensor): Float32Array | undefined {
   if (t.dtype !== 'float32' || t.isDisposed || tf.getBackend() !== 'wasm') return undefined;
