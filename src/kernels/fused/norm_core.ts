@@ -24,7 +24,9 @@
  * @module
  */
 import { Heap, chunkPeriods, foldAcc, paramAreas, periodOf, scratchLayout, views, writeParam, zeroAcc } from './heap.js';
-import { type SimdExports, LAYOUT_NORM_APPLY, LAYOUT_NORM_BWD_APPLY, LAYOUT_NORM_BWD_STATS, LAYOUT_NORM_STATS } from './simd_module.js';
+import {
+  type SimdExports, LAYOUT_NORM_APPLY, LAYOUT_NORM_APPLY_STATS, LAYOUT_NORM_BWD_APPLY, LAYOUT_NORM_BWD_PAIR, LAYOUT_NORM_BWD_STATS, LAYOUT_NORM_STATS,
+} from './simd_module.js';
 
 /** The geometry and options of one fused normalization. */
 export interface NormSpec {
@@ -87,42 +89,61 @@ function loopLayout(heap: Heap, s: NormSpec, scratch: number, p: NormParams) {
   const { prm, acc } = scratchLayout(scratch, P);
   // One parameter area per loop: the per-channel constants (beta, tau) are written once per call, and per unit
   // only what changes (K and D when centred, a, and the backward coefficients).
-  const [prmStats, prmApply, prmBwdStats, prmBwdApply] = paramAreas(prm, P,
-    [LAYOUT_NORM_STATS.params, LAYOUT_NORM_APPLY, LAYOUT_NORM_BWD_STATS.params, LAYOUT_NORM_BWD_APPLY]);
-  return { C, G, perGroup, L, rows, count, P, simd, full, tailStart: full * P, chunk: chunkPeriods(P), prmStats, prmApply, prmBwdStats, prmBwdApply, acc, ...views(heap), variant: variantOf(s, p) };
+  const [prmStats, prmApply, prmBwdStats, prmBwdApply, prmApplyStats, prmBwdPair] = paramAreas(prm, P,
+    [LAYOUT_NORM_STATS.params, LAYOUT_NORM_APPLY, LAYOUT_NORM_BWD_STATS.params, LAYOUT_NORM_BWD_APPLY,
+      LAYOUT_NORM_APPLY_STATS.params, LAYOUT_NORM_BWD_PAIR.params]);
+  return {
+    C, G, perGroup, L, rows, count, P, simd, full, tailStart: full * P, chunk: chunkPeriods(P),
+    prmStats, prmApply, prmBwdStats, prmBwdApply, prmApplyStats, prmBwdPair, acc, ...views(heap), variant: variantOf(s, p),
+  };
+}
+
+/** The first row of unit `u` (its centring shift `K`), or zeros when uncentred. */
+function shiftOf(f32: Float32Array, s: NormSpec, x: number, u: number, out: Float64Array): void {
+  const xb = (x >>> 2) + u * s.unitLength;
+  for (let c = 0; c < s.channels; c++) out[c] = s.center ? f32[xb + c] : 0;
 }
 
 /**
  * Forward pass. `x`, `y` and `scratch` are byte offsets in `heap` (`scratch` of `scratchBytes(periodOf(C))`).
+ * The SIMD loops run unit `u`'s output and unit `u + 1`'s statistics in one walk (`norm_apply_stats_*`): the
+ * statistics stream the next unit from memory while the output is computed from the cached current one.
  * @returns the statistics of every unit and group.
  */
 export function normForward(heap: Heap, s: NormSpec, x: number, y: number, scratch: number, p: NormParams): NormStats {
-  const { C, G, perGroup, L, rows, count, P, simd, full, tailStart, chunk, prmStats, prmApply, acc, f32, f64, variant } = loopLayout(heap, s, scratch, p);
-
-  const mean = new Float32Array(s.units * G), variance = new Float32Array(s.units * G), rstd = new Float32Array(s.units * G);
-  const offset = new Float32Array(s.units * C);
-  const shift = new Float64Array(C), s1 = new Float64Array(C), s2 = new Float64Array(C);
+  const { C, G, perGroup, L, rows, count, P, simd, full, tailStart, chunk, prmStats, prmApply, prmApplyStats, acc, f32, f64, variant } = loopLayout(heap, s, scratch, p);
+  const U = s.units;
+  const mean = new Float32Array(U * G), variance = new Float32Array(U * G), rstd = new Float32Array(U * G);
+  const offset = new Float32Array(U * C);
+  let shift = new Float64Array(C), shiftNext = new Float64Array(C);
+  const s1 = new Float64Array(C), s2 = new Float64Array(C);
   const d = new Float64Array(C), a = new Float64Array(C), b = new Float64Array(C), t = new Float64Array(C);
   for (let c = 0; c < C; c++) {
     b[c] = p.beta === null ? 0 : p.beta[c];
     t[c] = p.tau === null ? -Infinity : p.tau[c];
   }
   const loops = full > 0 && simd !== null;
-  const statsLoop = simd?.[`norm_stats_${variant[0]}`], applyLoop = simd?.[`norm_apply_${variant}`]; // looked up once
+  // Looked up once.
+  const statsLoop = simd?.[`norm_stats_${variant[0]}`], applyLoop = simd?.[`norm_apply_${variant}`], pairLoop = simd?.[`norm_apply_stats_${variant}`];
   if (loops) {
-    writeParam(f32, prmApply, P, C, LAYOUT_NORM_APPLY, 3, b);
-    writeParam(f32, prmApply, P, C, LAYOUT_NORM_APPLY, 4, t);
+    for (const [area, n] of [[prmApply, LAYOUT_NORM_APPLY], [prmApplyStats, LAYOUT_NORM_APPLY_STATS.params]]) {
+      writeParam(f32, area, P, C, n, 3, b);
+      writeParam(f32, area, P, C, n, 4, t);
+    }
   }
 
-  for (let u = 0; u < s.units; u++) {
+  shiftOf(f32, s, x, 0, shift);
+  if (loops && U > 0) {
+    if (s.center) writeParam(f32, prmStats, P, C, LAYOUT_NORM_STATS.params, 0, shift);
+    zeroAcc(f64, acc, P, LAYOUT_NORM_STATS.acc);
+    (statsLoop as SimdLoop)(x, full, P, chunk, prmStats, acc);
+  }
+  for (let u = 0; u < U; u++) {
     const xb = (x >>> 2) + u * L, yb = (y >>> 2) + u * L;
-    for (let c = 0; c < C; c++) shift[c] = s.center ? f32[xb + c] : 0;
+    // Unit u's sums: the SIMD loops' (accumulated by the previous call), then the tail.
     s1.fill(0);
     s2.fill(0);
     if (loops) {
-      if (s.center) writeParam(f32, prmStats, P, C, LAYOUT_NORM_STATS.params, 0, shift);
-      zeroAcc(f64, acc, P, LAYOUT_NORM_STATS.acc);
-      (statsLoop as SimdLoop)(x + u * L * F32, full, P, chunk, prmStats, acc);
       foldAcc(f64, acc, P, C, LAYOUT_NORM_STATS.acc, 0, s1);
       foldAcc(f64, acc, P, C, LAYOUT_NORM_STATS.acc, 1, s2);
     }
@@ -161,18 +182,27 @@ export function normForward(heap: Heap, s: NormSpec, x: number, y: number, scrat
       }
     }
 
+    const next = u + 1 < U;
+    if (next) shiftOf(f32, s, x, u + 1, shiftNext);
     if (loops) {
+      // Unit u's output; with it, the next unit's statistics.
+      const [area, n] = next ? [prmApplyStats, LAYOUT_NORM_APPLY_STATS.params] : [prmApply, LAYOUT_NORM_APPLY];
       if (s.center) {
-        writeParam(f32, prmApply, P, C, LAYOUT_NORM_APPLY, 0, shift);
-        writeParam(f32, prmApply, P, C, LAYOUT_NORM_APPLY, 1, d);
+        writeParam(f32, area, P, C, n, 0, shift);
+        writeParam(f32, area, P, C, n, 1, d);
       }
-      writeParam(f32, prmApply, P, C, LAYOUT_NORM_APPLY, 2, a);
-      (applyLoop as SimdLoop)(x + u * L * F32, y + u * L * F32, full, P, chunk, prmApply);
+      writeParam(f32, area, P, C, n, 2, a);
+      if (next) {
+        if (s.center) writeParam(f32, area, P, C, n, 5, shiftNext);
+        zeroAcc(f64, acc, P, LAYOUT_NORM_STATS.acc);
+        (pairLoop as SimdLoop)(x + u * L * F32, y + u * L * F32, x + (u + 1) * L * F32, full, P, chunk, area, acc);
+      } else (applyLoop as SimdLoop)(x + u * L * F32, y + u * L * F32, full, P, chunk, area);
     }
     for (let e = tailStart, c = 0; e < L; e++, c = c + 1 === C ? 0 : c + 1) {
       const v = (f32[xb + e] - shift[c] - d[c]) * a[c] + b[c];
       f32[yb + e] = v < t[c] ? t[c] : v;
     }
+    [shift, shiftNext] = [shiftNext, shift];
   }
   return { mean, variance, rstd, offset };
 }
@@ -188,11 +218,12 @@ export interface NormBackwardStats {
 
 /**
  * Backward pass: writes `dx` (byte offset) from `dz` (gradient of `y`) and returns the parameter gradients.
- * `st` holds the forward statistics and the gradients of the statistics outputs.
+ * `st` holds the forward statistics and the gradients of the statistics outputs. As in the forward pass, unit
+ * `u`'s output and unit `u + 1`'s sums run in one walk (`norm_bwd_pair_*`).
  */
 export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx: number, scratch: number, p: NormParams, st: NormBackwardStats): NormParamGrads {
-  const { C, G, perGroup, L, count, P, simd, full, tailStart, chunk, prmBwdStats, prmBwdApply, acc, f32, f64, variant } = loopLayout(heap, s, scratch, p);
-
+  const { C, G, perGroup, L, count, P, simd, full, tailStart, chunk, prmBwdStats, prmBwdApply, prmBwdPair, acc, f32, f64, variant } = loopLayout(heap, s, scratch, p);
+  const U = s.units;
   const dgamma = new Float64Array(C), dbeta = new Float64Array(C), dtau = new Float64Array(C);
   let deps = 0;
   const gamma = new Float64Array(C), b = new Float64Array(C), t = new Float64Array(C);
@@ -201,31 +232,42 @@ export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx:
     b[c] = p.beta === null ? 0 : p.beta[c];
     t[c] = p.tau === null ? -Infinity : p.tau[c];
   }
-  const shift = new Float64Array(C), d = new Float64Array(C), a = new Float64Array(C), pc = new Float64Array(C), qc = new Float64Array(C), rc = new Float64Array(C);
+  /** `K`, `D`, `a` of unit u (`cur`) and of unit u + 1 (`nxt`), swapped after each unit. */
+  let cur = { shift: new Float64Array(C), d: new Float64Array(C), a: new Float64Array(C) };
+  let nxt = { shift: new Float64Array(C), d: new Float64Array(C), a: new Float64Array(C) };
+  const unitConstants = (u: number, out: typeof cur): void => {
+    shiftOf(f32, s, x, u, out.shift);
+    for (let c = 0; c < C; c++) {
+      out.d[c] = st.offset[u * C + c];
+      out.a[c] = Math.fround(gamma[c] * st.rstd[u * G + Math.floor(c / perGroup)]);
+    }
+  };
+  const pc = new Float64Array(C), qc = new Float64Array(C), rc = new Float64Array(C);
   const se = new Float64Array(C), sx = new Float64Array(C), sd = new Float64Array(C);
   const loops = full > 0 && simd !== null;
-  const statsLoop = simd?.[`norm_bwd_stats_${variant}`], applyLoop = simd?.[`norm_bwd_apply_${variant}`]; // looked up once
+  // Looked up once.
+  const statsLoop = simd?.[`norm_bwd_stats_${variant}`], applyLoop = simd?.[`norm_bwd_apply_${variant}`], pairLoop = simd?.[`norm_bwd_pair_${variant}`];
   if (loops) {
-    for (const [prm, n] of [[prmBwdStats, LAYOUT_NORM_BWD_STATS.params], [prmBwdApply, LAYOUT_NORM_BWD_APPLY]]) {
+    for (const [prm, n] of [[prmBwdStats, LAYOUT_NORM_BWD_STATS.params], [prmBwdApply, LAYOUT_NORM_BWD_APPLY], [prmBwdPair, LAYOUT_NORM_BWD_PAIR.params]]) {
       writeParam(f32, prm, P, C, n, 3, b);
       writeParam(f32, prm, P, C, n, 4, t);
     }
   }
 
-  for (let u = 0; u < s.units; u++) {
+  if (U > 0) unitConstants(0, cur);
+  if (loops && U > 0) {
+    writeKda(f32, prmBwdStats, P, C, LAYOUT_NORM_BWD_STATS.params, 0, s.center, cur);
+    zeroAcc(f64, acc, P, LAYOUT_NORM_BWD_STATS.acc);
+    (statsLoop as SimdLoop)(x, dz, full, P, chunk, prmBwdStats, acc);
+  }
+  for (let u = 0; u < U; u++) {
     const xb = (x >>> 2) + u * L, zb = (dz >>> 2) + u * L, db = (dx >>> 2) + u * L;
-    for (let c = 0; c < C; c++) {
-      shift[c] = s.center ? f32[xb + c] : 0;
-      d[c] = st.offset[u * C + c];
-      a[c] = Math.fround(gamma[c] * st.rstd[u * G + Math.floor(c / perGroup)]);
-    }
+    const { shift, d, a } = cur;
+    // Unit u's sums: the SIMD loops' (accumulated by the previous call), then the tail.
     se.fill(0);
     sx.fill(0);
     sd.fill(0);
     if (loops) {
-      writeKda(f32, prmBwdStats, P, C, LAYOUT_NORM_BWD_STATS.params, s.center, shift, d, a);
-      zeroAcc(f64, acc, P, LAYOUT_NORM_BWD_STATS.acc);
-      (statsLoop as SimdLoop)(x + u * L * F32, dz + u * L * F32, full, P, chunk, prmBwdStats, acc);
       foldAcc(f64, acc, P, C, LAYOUT_NORM_BWD_STATS.acc, 0, se);
       foldAcc(f64, acc, P, C, LAYOUT_NORM_BWD_STATS.acc, 1, sx);
       foldAcc(f64, acc, P, C, LAYOUT_NORM_BWD_STATS.acc, 2, sd);
@@ -260,28 +302,40 @@ export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx:
       }
     }
 
+    const next = u + 1 < U;
+    if (next) unitConstants(u + 1, nxt);
     if (loops) {
-      writeKda(f32, prmBwdApply, P, C, LAYOUT_NORM_BWD_APPLY, s.center, shift, d, a);
-      writeParam(f32, prmBwdApply, P, C, LAYOUT_NORM_BWD_APPLY, 5, pc);
-      writeParam(f32, prmBwdApply, P, C, LAYOUT_NORM_BWD_APPLY, 6, qc);
-      if (s.center) writeParam(f32, prmBwdApply, P, C, LAYOUT_NORM_BWD_APPLY, 7, rc);
-      (applyLoop as SimdLoop)(x + u * L * F32, dz + u * L * F32, dx + u * L * F32, full, P, chunk, prmBwdApply);
+      // Unit u's output; with it, the next unit's sums.
+      const [prm, n] = next ? [prmBwdPair, LAYOUT_NORM_BWD_PAIR.params] : [prmBwdApply, LAYOUT_NORM_BWD_APPLY];
+      writeKda(f32, prm, P, C, n, 0, s.center, cur);
+      writeParam(f32, prm, P, C, n, 5, pc);
+      writeParam(f32, prm, P, C, n, 6, qc);
+      if (s.center) writeParam(f32, prm, P, C, n, 7, rc);
+      if (next) {
+        writeKda(f32, prm, P, C, n, 8, s.center, nxt);
+        zeroAcc(f64, acc, P, LAYOUT_NORM_BWD_STATS.acc);
+        (pairLoop as SimdLoop)(x + u * L * F32, dz + u * L * F32, dx + u * L * F32, x + (u + 1) * L * F32, dz + (u + 1) * L * F32, full, P, chunk, prm, acc);
+      } else (applyLoop as SimdLoop)(x + u * L * F32, dz + u * L * F32, dx + u * L * F32, full, P, chunk, prm);
     }
     for (let e = tailStart, c = 0; e < L; e++, c = c + 1 === C ? 0 : c + 1) {
       const xc = f32[xb + e] - shift[c] - d[c];
       const pass = t[c] < xc * a[c] + b[c] ? f32[zb + e] : 0;
       f32[db + e] = pass * pc[c] + xc * qc[c] + rc[c];
     }
+    [cur, nxt] = [nxt, cur];
   }
   return { dgamma, dbeta, dtau, deps };
 }
 
-/** The per-unit parameters 0-2 of a loop: `K`, `D` (centred only: the uncentred loops do not read them) and `a`. */
-function writeKda(f32: Float32Array, prm: number, P: number, C: number, nParams: number, center: boolean,
-  shift: Float64Array, d: Float64Array, a: Float64Array): void {
+/**
+ * Parameters `first`..`first + 2` of a loop: a unit's `K`, `D` (centred only: the uncentred loops do not read
+ * them) and `a`.
+ */
+function writeKda(f32: Float32Array, prm: number, P: number, C: number, nParams: number, first: number, center: boolean,
+  unit: { shift: Float64Array; d: Float64Array; a: Float64Array }): void {
   if (center) {
-    writeParam(f32, prm, P, C, nParams, 0, shift);
-    writeParam(f32, prm, P, C, nParams, 1, d);
+    writeParam(f32, prm, P, C, nParams, first, unit.shift);
+    writeParam(f32, prm, P, C, nParams, first + 1, unit.d);
   }
-  writeParam(f32, prm, P, C, nParams, 2, a);
+  writeParam(f32, prm, P, C, nParams, first + 2, unit.a);
 }

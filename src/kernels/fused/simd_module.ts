@@ -31,6 +31,13 @@ export const LAYOUT_NORM_BWD_APPLY = 8;
 export const LAYOUT_NORM_STATS = { params: 1, acc: 2 } as const;
 /** Parameters / accumulators of `norm_bwd_stats_*`: K, D, a, b, t ; sum(e), sum(e (x - mu)), sum(dz - e). */
 export const LAYOUT_NORM_BWD_STATS = { params: 5, acc: 3 } as const;
+/** Parameters / accumulators of `norm_apply_stats_*`: K, D, a, b, t of the unit written, K of the next ; its sums as in {@link LAYOUT_NORM_STATS}. */
+export const LAYOUT_NORM_APPLY_STATS = { params: 6, acc: 2 } as const;
+/**
+ * Parameters / accumulators of `norm_bwd_pair_*`: K, D, a, b, t, p, q, r of the unit written, K, D, a of the next ;
+ * its sums as in {@link LAYOUT_NORM_BWD_STATS}.
+ */
+export const LAYOUT_NORM_BWD_PAIR = { params: 11, acc: 3 } as const;
 /** Parameters of `pn_fwd_*`: gamma, beta, mu, s. */
 export const LAYOUT_PROXY_FWD = 4;
 /** Parameters / accumulators of `pn_bwd_*`: gamma, beta, mu, s gamma ; sum(w x), sum(w), sum(dz), sum(dz (f - mu)). */
@@ -43,13 +50,17 @@ export const MAX_ACC = 4;
  * Parameter slots per position of a scratch area: room for the four normalization loops' parameters side by side
  * (`norm_core.ts` writes the per-channel constants once per call and only what changes per unit).
  */
-export const PARAM_SLOTS = LAYOUT_NORM_STATS.params + LAYOUT_NORM_APPLY + LAYOUT_NORM_BWD_STATS.params + LAYOUT_NORM_BWD_APPLY;
+export const PARAM_SLOTS = LAYOUT_NORM_STATS.params + LAYOUT_NORM_APPLY + LAYOUT_NORM_BWD_STATS.params + LAYOUT_NORM_BWD_APPLY
+  + LAYOUT_NORM_APPLY_STATS.params + LAYOUT_NORM_BWD_PAIR.params;
 
 /**
  * Exported functions of the module, by name (pointers are byte offsets; `periods`, `P`, `chunk` as in the module
  * doc; variant suffixes in {@link normKernels}):
  * - `norm_stats_{c,u}(x, periods, P, chunk, prm, acc)`, `norm_bwd_stats_{c,u}{t,n}(x, dz, periods, P, chunk, prm, acc)`;
  * - `norm_apply_{c,u}{t,n}(x, y, periods, P, chunk, prm)`, `norm_bwd_apply_{c,u}{t,n}(x, dz, dx, periods, P, chunk, prm)`;
+ * - the paired loops `norm_apply_stats_{c,u}{t,n}(x, y, x2, periods, P, chunk, prm, acc)` and
+ *   `norm_bwd_pair_{c,u}{t,n}(x, dz, dx, x2, dz2, periods, P, chunk, prm, acc)`: the second pass of the unit at `x`
+ *   and the first pass of the unit at `x2` (the next one), in one walk;
  * - `pn_fwd_<act>(x, y, periods, P, chunk, prm)`, `pn_bwd_<act>(x, dz, dx, periods, P, chunk, prm, acc)`;
  * - `tlu_bwd(x, dz, dx, periods, P, chunk, prm, acc)`: `dx = dz·[x > tau]` and the sums of `dz·[x <= tau]`, one pass.
  */
@@ -73,11 +84,15 @@ function accumulateWithSquare(a: string, b: string, v: string): string {
   return `${accumulate(a, v)} local.get $${b}f local.get $${v} local.get $${v} f32x4.mul f32x4.add local.set $${b}f`;
 }
 
-/** `acc{0,1} += promote(accf)`: lanes 0-1 into `${acc}0`, lanes 2-3 into `${acc}1`. */
-function promoteInto(acc: string): string {
+/**
+ * Float64 accumulator `k` (at `$aq`) `+= promote(${acc}f)`: lanes 0-1 into its first f64x2, lanes 2-3 into its
+ * second. The accumulators stay in memory (the scratch area, in L1): a chunk of periods is one block of rows, so
+ * each quad promotes once per chunk either way, and the registers stay free for parameters.
+ */
+function promoteInto(acc: string, k: number): string {
   return `
-    local.get $${acc}f f64x2.promote_low_f32x4 local.get $${acc}0 f64x2.add local.set $${acc}0
-    local.get $${acc}f local.get $${acc}f ${HIGH} f64x2.promote_low_f32x4 local.get $${acc}1 f64x2.add local.set $${acc}1`;
+    local.get $aq local.get $aq v128.load offset=${k * 32} local.get $${acc}f f64x2.promote_low_f32x4 f64x2.add v128.store offset=${k * 32}
+    local.get $aq local.get $aq v128.load offset=${k * 32 + 16} local.get $${acc}f local.get $${acc}f ${HIGH} f64x2.promote_low_f32x4 f64x2.add v128.store offset=${k * 32 + 16}`;
 }
 
 /** A parameter or accumulator slot of the interleaved layout: the local it is loaded into, or null (unused). */
@@ -120,9 +135,7 @@ function reduction(o: { name: string; pointers: string[]; params: Slot[]; acc: S
   const nParams = o.params.length, nAcc = o.acc.length;
   const used = (slots: Slot[]): Array<[string, number]> => slots.flatMap((n, k): Array<[string, number]> => (n === null ? [] : [[n, k]]));
   const acc = used(o.acc);
-  const accLocals = acc.flatMap(([a]) => [`${a}0`, `${a}1`, `${a}f`]);
-  const loadAcc = acc.map(([a, k]) => `local.get $aq v128.load offset=${k * 32} local.set $${a}0 local.get $aq v128.load offset=${k * 32 + 16} local.set $${a}1`).join('\n');
-  const storeAcc = acc.map(([a, k]) => `local.get $aq local.get $${a}0 v128.store offset=${k * 32} local.get $aq local.get $${a}1 v128.store offset=${k * 32 + 16}`).join('\n');
+  const accLocals = acc.map(([a]) => `${a}f`);
   const zeroPartials = acc.map(([a]) => `v128.const i32x4 0 0 0 0 local.set $${a}f`).join(' ');
   return `
 (func $${o.name} (export "${o.name}") (param $x i32) ${o.pointers.map((p) => `(param $${p} i32)`).join(' ')}
@@ -133,7 +146,6 @@ function reduction(o: { name: string; pointers: string[]; params: Slot[]; acc: S
 ${chunkLoopHead(nParams)}
         local.get $acc local.get $j i32.const ${2 * nAcc} i32.mul i32.add local.set $aq
         ${used(o.params).map(([p, k]) => loadParam(p, k)).join('\n')}
-        ${loadAcc}
         local.get $p0 local.get $Pb i32.mul local.get $j i32.add local.set $off
         local.get $pEnd local.get $Pb i32.mul local.get $j i32.add local.set $end
         loop $blocks
@@ -144,10 +156,9 @@ ${chunkLoopHead(nParams)}
             ${o.body}
             local.get $off local.get $Pb i32.add local.tee $off local.get $blockEnd i32.lt_u br_if $rows
           end
-          ${acc.map(([a]) => promoteInto(a)).join('\n')}
+          ${acc.map(([a, k]) => promoteInto(a, k)).join('\n')}
           local.get $off local.get $end i32.lt_u br_if $blocks
         end
-        ${storeAcc}
         local.get $j i32.const 16 i32.add local.tee $j local.get $Pb i32.lt_u br_if $quads
       end
       local.get $pEnd local.set $p0
@@ -193,59 +204,95 @@ const splat = (v: number): string => `v128.const f32x4 ${v} ${v} ${v} ${v}`;
 
 // ------------------------------------------------------------------------------------ normalization kernels
 
+/** The locals one unit's loop body reads: data pointers and parameter registers (`suffix` tells the unit apart). */
+interface UnitNames { x: string; dz: string; k: string; dd: string; a: string }
+
+/** The names of the unit a paired loop processes first (`''`) and of the next unit (`'2'`). */
+const unitNames = (suffix: '' | '2'): UnitNames => ({ x: `x${suffix}`, dz: `dz${suffix}`, k: `k${suffix}`, dd: `dd${suffix}`, a: `a${suffix}` });
+
 /**
- * The normalization loops, generated for each variant: centred (`c`: GN, LN, IN, BN) or uncentred (`u`: FRN,
- * GFRN, LFRN, where `K = D = 0` and the subtractions are left out), with TLU (`t`) or without (`n`). The
- * parameter and accumulator layouts are the same for every variant (unused slots are skipped).
+ * The loop bodies of one normalization variant, for a unit named by {@link UnitNames}: centred (`c`: GN, LN, IN,
+ * BN) or uncentred (`u`: FRN, GFRN, LFRN, where `K = D = 0` and the subtractions are left out), with TLU or not.
+ * `b`, `t` (per channel) and `p`, `q`, `r` (backward coefficients, only for the unit whose output is written)
+ * are shared names.
  */
-function normKernels(center: boolean, tlu: boolean): string[] {
-  const suffix = `${center ? 'c' : 'u'}${tlu ? 't' : 'n'}`;
+function normBodies(center: boolean, tlu: boolean) {
   /** `xc = (x - K) - D` on the stack. */
-  const xc = center ? `${load('x')} local.get $k f32x4.sub local.get $dd f32x4.sub` : load('x');
-  const kd: Slot[] = center ? ['k', 'dd'] : [null, null];
-  const kernels: string[] = [];
-  // Forward statistics (one variant per centring): s += x - K, q += (x - K)^2.
-  if (tlu) {
-    kernels.push(reduction({
-      name: `norm_stats_${center ? 'c' : 'u'}`, pointers: [], params: [center ? 'k' : null], acc: [center ? 's' : null, 'q'], locals: ['v'],
-      body: center
-        ? `${load('x')} local.get $k f32x4.sub local.set $v ${accumulateWithSquare('s', 'q', 'v')}`
-        : `${load('x')} local.set $v local.get $qf local.get $v local.get $v f32x4.mul f32x4.add local.set $qf`,
-    }));
-  }
-  // Forward output: y = max(xc a + b, t) (pmax keeps a NaN input).
-  kernels.push(elementwise({
-    name: `norm_apply_${suffix}`, pointers: ['x', 'y'], params: [...kd, 'a', 'b', tlu ? 't' : null], locals: [],
-    body: `local.get $y local.get $off i32.add
-      ${xc} local.get $a f32x4.mul local.get $b f32x4.add ${tlu ? 'local.get $t f32x4.pmax' : ''}
+  const xc = (n: UnitNames): string => (center ? `${load(n.x)} local.get $${n.k} f32x4.sub local.get $${n.dd} f32x4.sub` : load(n.x));
+  /** The TLU's pass mask `t < xc a + b` on the stack, `xc` left in `$v`. */
+  const mask = (n: UnitNames): string => `local.get $t ${xc(n)} local.tee $v local.get $${n.a} f32x4.mul local.get $b f32x4.add f32x4.lt`;
+  return {
+    /** Forward statistics: s += x - K, q += (x - K)^2 (into `$sf`, `$qf`; `$w` scratch). */
+    stats: (n: UnitNames): string => (center
+      ? `${load(n.x)} local.get $${n.k} f32x4.sub local.set $w ${accumulateWithSquare('s', 'q', 'w')}`
+      : `${load(n.x)} local.set $w local.get $qf local.get $w local.get $w f32x4.mul f32x4.add local.set $qf`),
+    /** Forward output: y = max(xc a + b, t) (pmax keeps a NaN input). */
+    apply: (n: UnitNames, y: string): string => `local.get $${y} local.get $off i32.add
+      ${xc(n)} local.get $${n.a} f32x4.mul local.get $b f32x4.add ${tlu ? 'local.get $t f32x4.pmax' : ''}
       v128.store`,
-  }));
-  // Backward statistics: e = dz where t < xc a + b (else 0); sums of e, e xc and dz - e.
-  kernels.push(reduction({
-    name: `norm_bwd_stats_${suffix}`, pointers: ['dz'], params: [...kd, tlu ? 'a' : null, tlu ? 'b' : null, tlu ? 't' : null],
-    acc: ['se', 'sx', tlu ? 'st' : null], locals: ['g', 'e', 'v'],
-    body: tlu
-      ? `${load('dz')} local.set $g
-        local.get $g local.get $t ${xc} local.tee $v local.get $a f32x4.mul local.get $b f32x4.add f32x4.lt v128.and local.set $e
+    /** Backward statistics: e = dz where t < xc a + b (else 0); sums of e, e xc and dz - e (`$g $e $v` scratch). */
+    bwdStats: (n: UnitNames): string => (tlu
+      ? `${load(n.dz)} local.set $g
+        local.get $g ${mask(n)} v128.and local.set $e
         ${accumulate('se', 'e')}
         local.get $e local.get $v f32x4.mul local.set $v ${accumulate('sx', 'v')}
         local.get $g local.get $e f32x4.sub local.set $g ${accumulate('st', 'g')}`
-      : `${load('dz')} local.set $e ${xc} local.set $v
+      : `${load(n.dz)} local.set $e ${xc(n)} local.set $v
         ${accumulate('se', 'e')}
-        local.get $e local.get $v f32x4.mul local.set $v ${accumulate('sx', 'v')}`,
-  }));
-  // Backward output: dx = e p + xc q + r (r = 0 when uncentred).
-  kernels.push(elementwise({
-    name: `norm_bwd_apply_${suffix}`, pointers: ['x', 'dz', 'dx'],
-    params: [...kd, tlu ? 'a' : null, tlu ? 'b' : null, tlu ? 't' : null, 'p', 'q', center ? 'r' : null],
-    locals: ['v'],
-    body: `local.get $dx local.get $off i32.add
-      ${load('dz')}
-      ${tlu ? `local.get $t ${xc} local.tee $v local.get $a f32x4.mul local.get $b f32x4.add f32x4.lt v128.and` : `${xc} local.set $v`}
+        local.get $e local.get $v f32x4.mul local.set $v ${accumulate('sx', 'v')}`),
+    /** Backward output: dx = e p + xc q + r (r = 0 when uncentred; `$v` scratch). */
+    bwdApply: (n: UnitNames, dx: string): string => `local.get $${dx} local.get $off i32.add
+      ${load(n.dz)}
+      ${tlu ? `${mask(n)} v128.and` : `${xc(n)} local.set $v`}
       local.get $p f32x4.mul
       local.get $v local.get $q f32x4.mul f32x4.add
       ${center ? 'local.get $r f32x4.add' : ''}
       v128.store`,
+  };
+}
+
+/**
+ * The normalization loops, generated for each variant (see {@link normBodies}); the suffix is `c`/`u` then
+ * `t`/`n`. Besides one loop per pass, two *paired* loops run a unit's second pass together with the next unit's
+ * first pass, over the same positions: `norm_apply_stats_*` (output of unit 1, statistics of unit 2) and
+ * `norm_bwd_pair_*` (backward output of unit 1, backward statistics of unit 2). The first pass streams its unit
+ * from memory while the second reads its unit back from the cache and computes, so the two overlap.
+ * The parameter and accumulator layouts are the same for every variant (unused slots are skipped).
+ */
+function normKernels(center: boolean, tlu: boolean): string[] {
+  const suffix = `${center ? 'c' : 'u'}${tlu ? 't' : 'n'}`;
+  const body = normBodies(center, tlu);
+  const one = unitNames(''), two = unitNames('2');
+  const kd = (n: UnitNames): Slot[] => (center ? [n.k, n.dd] : [null, null]);
+  const kernels: string[] = [];
+  const statsAcc: Slot[] = [center ? 's' : null, 'q'];
+  const bwdAcc: Slot[] = ['se', 'sx', tlu ? 'st' : null];
+  /** Parameters of the backward statistics of unit `n`: K, D, a, b, t. */
+  const bwdStatsParams = (n: UnitNames): Slot[] => [...kd(n), tlu ? n.a : null, tlu ? 'b' : null, tlu ? 't' : null];
+  if (tlu) {
+    // One forward-statistics loop per centring (it does not depend on TLU).
+    kernels.push(reduction({
+      name: `norm_stats_${center ? 'c' : 'u'}`, pointers: [], params: [center ? 'k' : null], acc: statsAcc, locals: ['w'], body: body.stats(one),
+    }));
+  }
+  kernels.push(elementwise({
+    name: `norm_apply_${suffix}`, pointers: ['x', 'y'], params: [...kd(one), 'a', 'b', tlu ? 't' : null], locals: [], body: body.apply(one, 'y'),
+  }));
+  kernels.push(reduction({
+    name: `norm_apply_stats_${suffix}`, pointers: ['y', 'x2'], params: [...kd(one), 'a', 'b', tlu ? 't' : null, center ? 'k2' : null],
+    acc: statsAcc, locals: ['w'], body: `${body.apply(one, 'y')}\n${body.stats(two)}`,
+  }));
+  kernels.push(reduction({
+    name: `norm_bwd_stats_${suffix}`, pointers: ['dz'], params: bwdStatsParams(one), acc: bwdAcc, locals: ['g', 'e', 'v'], body: body.bwdStats(one),
+  }));
+  /** Parameters of the backward output: K, D, a, b, t, p, q, r. */
+  const bwdApplyParams: Slot[] = [...bwdStatsParams(one), 'p', 'q', center ? 'r' : null];
+  kernels.push(elementwise({
+    name: `norm_bwd_apply_${suffix}`, pointers: ['x', 'dz', 'dx'], params: bwdApplyParams, locals: ['v'], body: body.bwdApply(one, 'dx'),
+  }));
+  kernels.push(reduction({
+    name: `norm_bwd_pair_${suffix}`, pointers: ['dz', 'dx', 'x2', 'dz2'], params: [...bwdApplyParams, ...kd(two), tlu ? two.a : null],
+    acc: bwdAcc, locals: ['g', 'e', 'v'], body: `${body.bwdApply(one, 'dx')}\n${body.bwdStats(two)}`,
   }));
   return kernels;
 }

@@ -55,6 +55,9 @@ const CASES: NormCase[] = [
   { name: 'BatchNorm, groups of 2 images', kernel: 'BatchfreeBatchNorm', shape: [4, 3, 2, 8], groups: 8, unitRows: 12, center: true, eps: 1e-3 },
   { name: 'BatchNorm, dense, C = 6', kernel: 'BatchfreeBatchNorm', shape: [6, 6], groups: 6, unitRows: 3, center: true, eps: 1e-3 },
   { name: 'GroupNorm + TLU (centred variant with threshold)', kernel: 'BatchfreeGroupNorm', shape: [2, 3, 4, 8], groups: 2, unitRows: 12, center: true, eps: 1e-5, tau: true },
+  // Three or more units run the paired loops (a unit's output with the next unit's sums) more than once.
+  { name: 'FRN+TLU, 4 samples, tail of a period', kernel: 'BatchfreeFrnTlu', shape: [4, 3, 5, 6], groups: 6, unitRows: 15, center: false, eps: 1e-6, tau: true },
+  { name: 'GroupNorm + TLU, 3 samples', kernel: 'BatchfreeGroupNorm', shape: [3, 3, 4, 8], groups: 2, unitRows: 12, center: true, eps: 1e-5, tau: true },
   { name: 'GroupNorm, offset 1e3 and spread 1e-2', kernel: 'BatchfreeGroupNorm', shape: [2, 3, 3, 8], groups: 4, unitRows: 9, center: true, eps: 1e-8, scale: 1e-2, offset: 1e3, relStep: 1e-9 },
 ];
 
