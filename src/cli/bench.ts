@@ -16,7 +16,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { NORM_NAMES, type NormName } from '../layers/factory.js';
 import { benchMemory, type MemoryBenchResult } from '../bench/memory.js';
 import { BENCH_MODELS, type BenchModel } from '../bench/nets.js';
-import { BENCH_OPS, benchOps, OP_SHAPE, type OpsBenchResult } from '../bench/ops.js';
+import { BENCH_OPS, benchOps, OP_SHAPE, OPS_WARMUP_CALLS, type OpsBenchResult } from '../bench/ops.js';
 import { PEERS_TRAIN_MS } from '../bench/peers.js';
 import { memoryTable, opPeerFigures, opsTable, threadTable, trainTable } from '../bench/report.js';
 import { machineInfo } from '../bench/stats.js';
@@ -232,7 +232,7 @@ async function runBench(s: BenchSettings, io: CliIO): Promise<BenchReport> {
   if (sections.includes('ops')) {
     const result = await benchOps({
       shape: s.opShape, ops: s.ops, backends: s.opBackends, iters: s.iters, cpuIters: s.cpuIters,
-      warmup: s.quick ? 1 : 5, bandwidthMiB: s.quick ? 64 : 256, log,
+      warmup: s.quick ? 1 : OPS_WARMUP_CALLS, bandwidthMiB: s.quick ? 64 : 256, log,
     });
     const pytorch = opPeerFigures(result, torch);
     report.ops = { ...result, pytorch };
