@@ -138,7 +138,31 @@ export function normForward(heap: Heap, s: NormSpec, x: number, y: number, scrat
     zeroAcc(f64, acc, P, LAYOUT_NORM_STATS.acc);
     (statsLoop as SimdLoop)(x, full, P, chunk, prmStats, acc);
   }
+  // FRN's common case, one SIMD position per channel (C = P, so no tail) and a statistic per channel: the unit's
+  // sums, statistics and parameters in one pass over the channels (the general code below computes the same
+  // values, in the same float64 operations, in several).
+  const perChannel = loops && !s.center && G === C && P === C;
   for (let u = 0; u < U; u++) {
+    if (perChannel) {
+      const next = u + 1 < U;
+      const [area, n] = next ? [prmApplyStats, LAYOUT_NORM_APPLY_STATS.params] : [prmApply, LAYOUT_NORM_APPLY];
+      const nAcc = LAYOUT_NORM_STATS.acc, accBase = acc >>> 3, prmBase = area >>> 2;
+      for (let c = 0; c < C; c++) {
+        const i = accBase + (c >>> 2) * nAcc * 4 + (c & 3);
+        let sum = 0;
+        sum += f64[i + 4]; // accumulator 1: sum of x^2
+        f64[i] = 0;
+        f64[i + 4] = 0;
+        const v = sum / count;
+        const r = Math.fround(1 / Math.sqrt(v + s.eps));
+        variance[u * C + c] = v;
+        rstd[u * C + c] = r;
+        f32[prmBase + (c >>> 2) * n * 4 + 8 + (c & 3)] = (p.gamma === null ? 1 : p.gamma[c]) * r; // parameter 2: a
+      }
+      if (next) (pairLoop as SimdLoop)(x + u * L * F32, y + u * L * F32, x + (u + 1) * L * F32, full, P, chunk, area, acc);
+      else (applyLoop as SimdLoop)(x + u * L * F32, y + u * L * F32, full, P, chunk, area);
+      continue;
+    }
     const xb = (x >>> 2) + u * L, yb = (y >>> 2) + u * L;
     // Unit u's sums: the SIMD loops' (accumulated by the previous call), then the tail.
     s1.fill(0);
@@ -260,7 +284,39 @@ export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx:
     zeroAcc(f64, acc, P, LAYOUT_NORM_BWD_STATS.acc);
     (statsLoop as SimdLoop)(x, dz, full, P, chunk, prmBwdStats, acc);
   }
+  // FRN's common case (see normForward): the unit's sums, gradients and the parameters of the next call in one
+  // pass over the channels.
+  const perChannel = loops && !s.center && G === C && P === C;
   for (let u = 0; u < U; u++) {
+    if (perChannel) {
+      const next = u + 1 < U;
+      const [prm, n] = next ? [prmBwdPair, LAYOUT_NORM_BWD_PAIR.params] : [prmBwdApply, LAYOUT_NORM_BWD_APPLY];
+      const nAcc = LAYOUT_NORM_BWD_STATS.acc, accBase = acc >>> 3, prmBase = prm >>> 2;
+      for (let c = 0; c < C; c++) {
+        const i = accBase + (c >>> 2) * nAcc * 4 + (c & 3);
+        const sumE = f64[i], sumEx = f64[i + 4], sumT = f64[i + 8];
+        f64[i] = 0;
+        f64[i + 4] = 0;
+        f64[i + 8] = 0;
+        const k = u * C + c, r = st.rstd[k];
+        dbeta[c] += sumE;
+        dgamma[c] += r * sumEx;
+        dtau[c] += sumT;
+        let sumB = 0;
+        sumB += gamma[c] * r * sumEx;
+        const dvar = st.dvariance[k] - 0.5 * r * r * r * st.drstd[k];
+        const q = (2 * dvar - r * r * sumB) / count;
+        deps -= 0.5 * (r * r * sumB + r * r * r * st.drstd[k]);
+        const j = prmBase + (c >>> 2) * n * 4 + (c & 3);
+        f32[j + 8] = Math.fround(gamma[c] * r); // parameters 2, 5, 6: a, p, q of unit u
+        f32[j + 20] = r * gamma[c];
+        f32[j + 24] = q;
+        if (next) f32[j + 40] = Math.fround(gamma[c] * st.rstd[k + C]); // parameter 10: a of unit u + 1
+      }
+      if (next) (pairLoop as SimdLoop)(x + u * L * F32, dz + u * L * F32, dx + u * L * F32, x + (u + 1) * L * F32, dz + (u + 1) * L * F32, full, P, chunk, prm, acc);
+      else (applyLoop as SimdLoop)(x + u * L * F32, dz + u * L * F32, dx + u * L * F32, full, P, chunk, prm);
+      continue;
+    }
     const xb = (x >>> 2) + u * L, zb = (dz >>> 2) + u * L, db = (dx >>> 2) + u * L;
     const { shift, d, a } = cur;
     // Unit u's sums: the SIMD loops' (accumulated by the previous call), then the tail.

@@ -57,6 +57,9 @@ const CASES: NormCase[] = [
   { name: 'GroupNorm + TLU (centred variant with threshold)', kernel: 'BatchfreeGroupNorm', shape: [2, 3, 4, 8], groups: 2, unitRows: 12, center: true, eps: 1e-5, tau: true },
   // Three or more units run the paired loops (a unit's output with the next unit's sums) more than once.
   { name: 'FRN+TLU, 4 samples, tail of a period', kernel: 'BatchfreeFrnTlu', shape: [4, 3, 5, 6], groups: 6, unitRows: 15, center: false, eps: 1e-6, tau: true },
+  // C a multiple of 4 and a statistic per channel: FRN's one-pass per-unit path (norm_core.ts), with and without TLU.
+  { name: 'FRN+TLU, 3 samples, C = 8', kernel: 'BatchfreeFrnTlu', shape: [3, 4, 5, 8], groups: 8, unitRows: 20, center: false, eps: 1e-6, tau: true, learnedEps: 1e-4 },
+  { name: 'FRN, 3 samples, C = 8', kernel: 'BatchfreeFrnTlu', shape: [3, 3, 5, 8], groups: 8, unitRows: 15, center: false, eps: 1e-6 },
   { name: 'GroupNorm + TLU, 3 samples', kernel: 'BatchfreeGroupNorm', shape: [3, 3, 4, 8], groups: 2, unitRows: 12, center: true, eps: 1e-5, tau: true },
   { name: 'GroupNorm, offset 1e3 and spread 1e-2', kernel: 'BatchfreeGroupNorm', shape: [2, 3, 3, 8], groups: 4, unitRows: 9, center: true, eps: 1e-8, scale: 1e-2, offset: 1e3, relStep: 1e-9 },
 ];
