@@ -12,8 +12,10 @@
  * - Float64 accumulators likewise: accumulator `k` of element `j` at double index `(j >> 2) * nAcc * 4 + k * 4 +
  *   (j & 3)` (lanes 0-1 then 2-3, two `f64x2`). Reductions add to them (the caller zeroes them).
  * - Reductions walk a unit in chunks of `chunk` periods and, inside a chunk, one quad of channels at a time down
- *   the periods (the chunk stays in L1/L2), keeping that quad's sums in registers: float32 over blocks of 16
- *   rows, then added into float64 (so the rounding error is that of 16-term float32 sums, whatever the count).
+ *   the periods (the chunk stays in L1/L2), keeping that quad's sums in float32 registers over blocks of 16
+ *   rows, then adding them into the float64 accumulators (so the rounding error is that of 16-term float32 sums,
+ *   whatever the count). Streams that come from memory are loaded a few chunks ahead ({@link TOUCH_AHEAD_CHUNKS}).
+ * - Paired loops run the second pass of one unit and the first pass of the next in one walk (see `normKernels`).
  * @module
  */
 import { assemble } from './wasm_asm.js';
@@ -153,9 +155,9 @@ function chunkLoopHead(nParams: number): string {
 /**
  * A reduction over whole periods: for each chunk of periods and each quad of positions, the rows are walked
  * in blocks of {@link F32_BLOCK_ROWS}; `body` runs once per row at byte offset `$off` from each data pointer and
- * adds into float32 registers `${acc}f` (see {@link accumulate}), which are promoted into float64 registers
- * after each block (so the float32 rounding stays that of a 16-term sum) and stored to the accumulators at the
- * end of the chunk. `pointers` are the extra pointer parameters after `$x`.
+ * adds into float32 registers `${acc}f` (see {@link accumulate}), which are promoted and added into the float64
+ * accumulators after each block (so the float32 rounding stays that of a 16-term sum). `pointers` are the extra
+ * pointer parameters after `$x`; `touch` the pointers whose lines are loaded ahead ({@link touchAhead}).
  */
 function reduction(o: { name: string; pointers: string[]; params: Slot[]; acc: Slot[]; locals: string[]; body: string; touch: string[] }): string {
   const nParams = o.params.length, nAcc = o.acc.length;
@@ -198,7 +200,7 @@ ${chunkLoopHead(nParams)}
 /**
  * An elementwise pass over whole periods, in the loop order of {@link reduction} (chunk, quad, rows) so that
  * the quad's parameters stay in registers: `body` runs once per row with the parameters in locals named
- * `params` and the byte offset of the element quad in `$off`.
+ * `params` and the byte offset of the element quad in `$off`; `touch` as in {@link reduction}.
  */
 function elementwise(o: { name: string; pointers: string[]; params: Slot[]; locals: string[]; body: string; touch: string[] }): string {
   const nParams = o.params.length;
