@@ -73,6 +73,12 @@ type SimdLoop = SimdExports[string];
 
 /** Bytes per float32 element. */
 const F32 = 4;
+/**
+ * Float offsets of parameters within a quad's block of the interleaved layout (`simd_module.ts`): parameter `k` at
+ * `4 k`. `a` is parameter 2 of every loop; `p`, `q` 5 and 6 of the backward output; the next unit's `a` 10 of
+ * `norm_bwd_pair_*`.
+ */
+const PARAM_A = 4 * 2, PARAM_P = 4 * 5, PARAM_Q = 4 * 6, PARAM_NEXT_A = 4 * 10;
 
 /** Suffix of the SIMD loops for this normalization: centred `c` or not `u`, with TLU `t` or not `n`. */
 function variantOf(s: NormSpec, p: NormParams): string {
@@ -157,7 +163,7 @@ export function normForward(heap: Heap, s: NormSpec, x: number, y: number, scrat
         const r = Math.fround(1 / Math.sqrt(v + s.eps));
         variance[u * C + c] = v;
         rstd[u * C + c] = r;
-        f32[prmBase + (c >>> 2) * n * 4 + 8 + (c & 3)] = (p.gamma === null ? 1 : p.gamma[c]) * r; // parameter 2: a
+        f32[prmBase + (c >>> 2) * n * 4 + PARAM_A + (c & 3)] = (p.gamma === null ? 1 : p.gamma[c]) * r;
       }
       if (next) (pairLoop as SimdLoop)(x + u * L * F32, y + u * L * F32, x + (u + 1) * L * F32, full, P, chunk, area, acc);
       else (applyLoop as SimdLoop)(x + u * L * F32, y + u * L * F32, full, P, chunk, area);
@@ -308,10 +314,10 @@ export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx:
         const q = (2 * dvar - r * r * sumB) / count;
         deps -= 0.5 * (r * r * sumB + r * r * r * st.drstd[k]);
         const j = prmBase + (c >>> 2) * n * 4 + (c & 3);
-        f32[j + 8] = Math.fround(gamma[c] * r); // parameters 2, 5, 6: a, p, q of unit u
-        f32[j + 20] = r * gamma[c];
-        f32[j + 24] = q;
-        if (next) f32[j + 40] = Math.fround(gamma[c] * st.rstd[k + C]); // parameter 10: a of unit u + 1
+        f32[j + PARAM_A] = gamma[c] * r;
+        f32[j + PARAM_P] = r * gamma[c];
+        f32[j + PARAM_Q] = q;
+        if (next) f32[j + PARAM_NEXT_A] = gamma[c] * st.rstd[k + C];
       }
       if (next) (pairLoop as SimdLoop)(x + u * L * F32, dz + u * L * F32, dx + u * L * F32, x + (u + 1) * L * F32, dz + (u + 1) * L * F32, full, P, chunk, prm, acc);
       else (applyLoop as SimdLoop)(x + u * L * F32, dz + u * L * F32, dx + u * L * F32, full, P, chunk, prm);
