@@ -98,8 +98,12 @@ function loopLayout(heap: Heap, s: NormSpec, scratch: number, p: NormParams) {
   const [prmStats, prmApply, prmBwdStats, prmBwdApply, prmApplyStats, prmBwdPair] = paramAreas(prm, P,
     [LAYOUT_NORM_STATS.params, LAYOUT_NORM_APPLY, LAYOUT_NORM_BWD_STATS.params, LAYOUT_NORM_BWD_APPLY,
       LAYOUT_NORM_APPLY_STATS.params, LAYOUT_NORM_BWD_PAIR.params]);
+  // FRN's common case: one SIMD position per channel (C = P, so no tail) and a statistic per channel. The per-unit
+  // JavaScript then runs in one pass over the channels (the general code computes the same values, in the same
+  // float64 operations, in several).
+  const perChannel = full > 0 && simd !== null && !s.center && G === C && P === C;
   return {
-    C, G, perGroup, L, rows, count, P, simd, full, tailStart: full * P, chunk: chunkPeriods(P),
+    C, G, perGroup, L, rows, count, P, simd, full, perChannel, tailStart: full * P, chunk: chunkPeriods(P),
     prmStats, prmApply, prmBwdStats, prmBwdApply, prmApplyStats, prmBwdPair, acc, ...views(heap), variant: variantOf(s, p),
   };
 }
@@ -117,7 +121,7 @@ function shiftOf(f32: Float32Array, s: NormSpec, x: number, u: number, out: Floa
  * @returns the statistics of every unit and group.
  */
 export function normForward(heap: Heap, s: NormSpec, x: number, y: number, scratch: number, p: NormParams): NormStats {
-  const { C, G, perGroup, L, rows, count, P, simd, full, tailStart, chunk, prmStats, prmApply, prmApplyStats, acc, f32, f64, variant } = loopLayout(heap, s, scratch, p);
+  const { C, G, perGroup, L, rows, count, P, simd, full, perChannel, tailStart, chunk, prmStats, prmApply, prmApplyStats, acc, f32, f64, variant } = loopLayout(heap, s, scratch, p);
   const U = s.units;
   const mean = new Float32Array(U * G), variance = new Float32Array(U * G), rstd = new Float32Array(U * G);
   const offset = new Float32Array(U * C);
@@ -144,17 +148,14 @@ export function normForward(heap: Heap, s: NormSpec, x: number, y: number, scrat
     zeroAcc(f64, acc, P, LAYOUT_NORM_STATS.acc);
     (statsLoop as SimdLoop)(x, full, P, chunk, prmStats, acc);
   }
-  // FRN's common case, one SIMD position per channel (C = P, so no tail) and a statistic per channel: the unit's
-  // sums, statistics and parameters in one pass over the channels (the general code below computes the same
-  // values, in the same float64 operations, in several).
-  const perChannel = loops && !s.center && G === C && P === C;
   for (let u = 0; u < U; u++) {
     if (perChannel) {
       const next = u + 1 < U;
       const [area, n] = next ? [prmApplyStats, LAYOUT_NORM_APPLY_STATS.params] : [prmApply, LAYOUT_NORM_APPLY];
-      const nAcc = LAYOUT_NORM_STATS.acc, accBase = acc >>> 3, prmBase = area >>> 2;
+      // FRN's common case (see loopLayout): the unit's sums, statistics and parameters in one pass.
+      const accBase = acc >>> 3, prmBase = area >>> 2;
       for (let c = 0; c < C; c++) {
-        const i = accBase + (c >>> 2) * nAcc * 4 + (c & 3);
+        const i = accBase + (c >>> 2) * LAYOUT_NORM_STATS.acc * 4 + (c & 3);
         let sum = 0;
         sum += f64[i + 4]; // accumulator 1: sum of x^2
         f64[i] = 0;
@@ -163,7 +164,7 @@ export function normForward(heap: Heap, s: NormSpec, x: number, y: number, scrat
         const r = Math.fround(1 / Math.sqrt(v + s.eps));
         variance[u * C + c] = v;
         rstd[u * C + c] = r;
-        f32[prmBase + (c >>> 2) * n * 4 + PARAM_A + (c & 3)] = (p.gamma === null ? 1 : p.gamma[c]) * r;
+        f32[prmBase + (c >>> 2) * n * 4 + (c & 3) + PARAM_A] = (p.gamma === null ? 1 : p.gamma[c]) * r;
       }
       if (next) (pairLoop as SimdLoop)(x + u * L * F32, y + u * L * F32, x + (u + 1) * L * F32, full, P, chunk, area, acc);
       else (applyLoop as SimdLoop)(x + u * L * F32, y + u * L * F32, full, P, chunk, area);
@@ -252,7 +253,7 @@ export interface NormBackwardStats {
  * `u`'s output and unit `u + 1`'s sums run in one walk (`norm_bwd_pair_*`).
  */
 export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx: number, scratch: number, p: NormParams, st: NormBackwardStats): NormParamGrads {
-  const { C, G, perGroup, L, count, P, simd, full, tailStart, chunk, prmBwdStats, prmBwdApply, prmBwdPair, acc, f32, f64, variant } = loopLayout(heap, s, scratch, p);
+  const { C, G, perGroup, L, count, P, simd, full, perChannel, tailStart, chunk, prmBwdStats, prmBwdApply, prmBwdPair, acc, f32, f64, variant } = loopLayout(heap, s, scratch, p);
   const U = s.units;
   const dgamma = new Float64Array(C), dbeta = new Float64Array(C), dtau = new Float64Array(C);
   let deps = 0;
@@ -290,16 +291,14 @@ export function normBackward(heap: Heap, s: NormSpec, x: number, dz: number, dx:
     zeroAcc(f64, acc, P, LAYOUT_NORM_BWD_STATS.acc);
     (statsLoop as SimdLoop)(x, dz, full, P, chunk, prmBwdStats, acc);
   }
-  // FRN's common case (see normForward): the unit's sums, gradients and the parameters of the next call in one
-  // pass over the channels.
-  const perChannel = loops && !s.center && G === C && P === C;
   for (let u = 0; u < U; u++) {
     if (perChannel) {
       const next = u + 1 < U;
       const [prm, n] = next ? [prmBwdPair, LAYOUT_NORM_BWD_PAIR.params] : [prmBwdApply, LAYOUT_NORM_BWD_APPLY];
-      const nAcc = LAYOUT_NORM_BWD_STATS.acc, accBase = acc >>> 3, prmBase = prm >>> 2;
+      // FRN's common case (see loopLayout): the unit's sums, gradients and the next call's parameters in one pass.
+      const accBase = acc >>> 3, prmBase = prm >>> 2;
       for (let c = 0; c < C; c++) {
-        const i = accBase + (c >>> 2) * nAcc * 4 + (c & 3);
+        const i = accBase + (c >>> 2) * LAYOUT_NORM_BWD_STATS.acc * 4 + (c & 3);
         const sumE = f64[i], sumEx = f64[i + 4], sumT = f64[i + 8];
         f64[i] = 0;
         f64[i + 4] = 0;
